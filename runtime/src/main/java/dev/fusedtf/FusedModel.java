@@ -1,0 +1,208 @@
+package dev.fusedtf;
+
+import dev.fusedtf.check.CheckResult;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import org.tensorflow.Graph;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Session;
+import org.tensorflow.Signature;
+import org.tensorflow.Tensor;
+import org.tensorflow.proto.MetaGraphDef;
+
+/**
+ * The {@code FusedModel} is a SavedModel loaded with its BatchNorms folded into the preceding convolutions,
+ * checked against the original, and served. It replaces {@code SavedModelBundle.load} in one line:
+ *
+ * <pre>{@code
+ * // before: SavedModelBundle model = SavedModelBundle.load("/models/resnet", "serve");
+ * try (FusedModel model = FusedModel.load(Path.of("/models/resnet"), "serve");
+ *      TFloat32 image = TFloat32.tensorOf(Shape.of(1, 224, 224, 3));
+ *      Result out = model.call("serving_default", Map.of("input_1", image))) {
+ *   ...
+ * }
+ * }</pre>
+ *
+ * <p>At load it folds, rebuilds the graph complete, and runs the original and the fused model on probe inputs
+ * built from the signatures. If the outputs differ beyond the tolerance the original graph is served (with the
+ * reason in {@link #report()}), or, in strict mode, loading fails. Then the unused session is closed.
+ *
+ * <p>Calls are thread-safe; {@link #close()} waits for calls in flight, and calls after it fail with
+ * {@link IllegalStateException}. A {@code FusedModel} holds native memory: always close it.
+ */
+public final class FusedModel implements AutoCloseable {
+  private final String name;
+  private final SavedModelBundle bundle;
+  private final MetaGraphDef servedMeta;
+  private final FoldReport report;
+  private final Map<String, Signature> signatures;
+  private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private volatile boolean closed;
+
+  FusedModel(String name, SavedModelBundle bundle, MetaGraphDef servedMeta, FoldReport report) {
+    this.name = name;
+    this.bundle = bundle;
+    this.servedMeta = servedMeta;
+    this.report = report;
+    Map<String, Signature> sigs = new LinkedHashMap<>();
+    for (Signature s : bundle.signatures()) {
+      if (!s.key().startsWith("__") && !s.getOutputs().isEmpty()) {
+        sigs.put(s.key(), s);
+      }
+    }
+    this.signatures = sigs;
+  }
+
+  /**
+   * Loads, folds, checks and serves the SavedModel in {@code exportDir}: the drop-in for
+   * {@code SavedModelBundle.load(exportDir, tags)}. With no tags, {@code serve} is used.
+   *
+   * @throws FusedTfException if the model cannot be loaded
+   */
+  public static FusedModel load(Path exportDir, String... tags) {
+    FusedModelOptions.Builder b = FusedModelOptions.builder();
+    if (tags.length > 0) {
+      b.tags(tags);
+    }
+    return load(exportDir, b.build());
+  }
+
+  /**
+   * Loads with explicit options.
+   *
+   * @throws FusedTfException if the model cannot be loaded, or (strict mode) if the check fails
+   */
+  public static FusedModel load(Path exportDir, FusedModelOptions options) {
+    return new FusedModelLoader(exportDir, options).load();
+  }
+
+  /**
+   * Analyses {@code exportDir} without building the fused model: what would fold and what would not, and why.
+   * The report's {@code check} is null.
+   */
+  public static FoldReport inspect(Path exportDir, FusedModelOptions options) {
+    return new FusedModelLoader(exportDir, options).inspect();
+  }
+
+  /** The model's name (its directory). */
+  public String name() {
+    return name;
+  }
+
+  /** What loading did: folds, skips, node counts, the check, which graph is served. */
+  public FoldReport report() {
+    return report;
+  }
+
+  /** Whether the fused graph (rather than the original) is served. */
+  public boolean isFused() {
+    return report.isFusedServed();
+  }
+
+  /** The check's outcome. */
+  public CheckResult check() {
+    return report.check();
+  }
+
+  /** The serving signatures (internal ones such as {@code __saved_model_init_op} left out), by key. */
+  public Map<String, Signature> signatures() {
+    return java.util.Collections.unmodifiableMap(signatures);
+  }
+
+  /** The signature {@code key}. @throws IllegalArgumentException if there is none */
+  public Signature signature(String key) {
+    Signature s = signatures.get(key);
+    if (s == null) {
+      throw new IllegalArgumentException("model " + name + " has no signature '" + key + "'; it has "
+          + new ArrayList<>(signatures.keySet()));
+    }
+    return s;
+  }
+
+  /** The default signature: {@code serving_default}, or the only one. */
+  public Signature defaultSignature() {
+    if (signatures.containsKey(Signature.DEFAULT_KEY)) {
+      return signatures.get(Signature.DEFAULT_KEY);
+    }
+    if (signatures.size() == 1) {
+      return signatures.values().iterator().next();
+    }
+    throw new IllegalStateException("model " + name + " has no '" + Signature.DEFAULT_KEY
+        + "' signature; name one of " + signatures.keySet());
+  }
+
+  /**
+   * Runs signature {@code key} on {@code inputs} after validating them. The caller closes the result (which
+   * closes its tensors); the inputs stay the caller's.
+   *
+   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public Result call(String key, Map<String, ? extends Tensor> inputs) {
+    Signature sig = signature(key);
+    InputValidator.validate(sig, inputs);
+    ReentrantReadWriteLock.ReadLock r = lock.readLock();
+    r.lock();
+    try {
+      if (closed) {
+        throw new IllegalStateException("model " + name + " is closed");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Tensor> in = (Map<String, Tensor>) inputs;
+      return bundle.session().run(sig, in);
+    } finally {
+      r.unlock();
+    }
+  }
+
+  /** Runs the default signature. @see #call(String, Map) */
+  public Result call(Map<String, ? extends Tensor> inputs) {
+    return call(defaultSignature().key(), inputs);
+  }
+
+  /** The served session (owned by this model: do not close it). */
+  public Session session() {
+    return bundle.session();
+  }
+
+  /** The served graph (owned by this model). */
+  public Graph graph() {
+    return bundle.graph();
+  }
+
+  /** The MetaGraphDef of the served graph (the fused one when fused). */
+  public MetaGraphDef metaGraphDef() {
+    return servedMeta;
+  }
+
+  /** Whether {@link #close()} was called. */
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** Waits for calls in flight, then frees the session and graph. Idempotent. */
+  @Override
+  public void close() {
+    ReentrantReadWriteLock.WriteLock w = lock.writeLock();
+    w.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      bundle.close();
+    } finally {
+      w.unlock();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "FusedModel{" + name + ", " + report.served() + ", folds=" + report.folds().size() + "}";
+  }
+}

@@ -1,0 +1,184 @@
+package dev.fusedtf;
+
+import dev.fusedtf.check.CheckResult;
+import dev.fusedtf.check.EquivalenceCheck;
+import dev.fusedtf.check.ProbeSupplier;
+import dev.fusedtf.fold.Pipeline;
+import dev.fusedtf.formats.SavedModelFiles;
+import dev.fusedtf.graph.Body;
+import dev.fusedtf.graph.TensorRef;
+import dev.fusedtf.weights.SessionVariableStore;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Signature;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SignatureDef;
+import org.tensorflow.proto.TensorInfo;
+
+/** The load sequence behind {@link FusedModel#load}: load, fold, rebuild, check, choose, close the other. */
+final class FusedModelLoader {
+  private static final Logger LOG = LoggerFactory.getLogger(FusedModelLoader.class);
+
+  private final Path dir;
+  private final FusedModelOptions options;
+  private final Map<String, Long> timings = new LinkedHashMap<>();
+
+  FusedModelLoader(Path dir, FusedModelOptions options) {
+    this.dir = dir;
+    this.options = options;
+  }
+
+  /** Loads the original model as {@code SavedModelBundle.load} would, with clear errors. */
+  static SavedModelBundle loadBundle(Path dir, FusedModelOptions options) {
+    if (!Files.isDirectory(dir)) {
+      throw new FusedTfException("model directory does not exist: " + dir);
+    }
+    if (!Files.exists(dir.resolve("saved_model.pb")) && !Files.exists(dir.resolve("saved_model.pbtxt"))) {
+      throw new FusedTfException("not a SavedModel (no saved_model.pb or saved_model.pbtxt): " + dir);
+    }
+    try {
+      SavedModelBundle.Loader l = SavedModelBundle.loader(dir.toString()).withTags(options.tags());
+      if (options.config() != null) {
+        l = l.withConfigProto(options.config());
+      }
+      return l.load();
+    } catch (RuntimeException e) {
+      throw new FusedTfException("cannot load SavedModel " + dir + " with tags " + String.join(",", options.tags())
+          + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** Top-level nodes fetched by any signature (outputs) or fed (inputs). */
+  static Set<String> fetchNodes(MetaGraphDef meta) {
+    Set<String> out = new LinkedHashSet<>();
+    for (SignatureDef s : meta.getSignatureDefMap().values()) {
+      for (TensorInfo t : s.getOutputsMap().values()) {
+        out.add(TensorRef.parse(t.getName()).node());
+      }
+    }
+    return out;
+  }
+
+  private Pipeline.Result fold(SavedModelBundle original, MetaGraphDef meta) {
+    long t = System.nanoTime();
+    Pipeline pipeline = new Pipeline(Pipeline.defaultPasses(), options.disabledPasses());
+    SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
+        Body.topLevel(meta.getGraphDef().getNodeList()));
+    Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), vars);
+    timings.put("fold", ms(t));
+    return r;
+  }
+
+  FoldReport inspect() {
+    long t = System.nanoTime();
+    try (SavedModelBundle original = loadBundle(dir, options)) {
+      timings.put("load", ms(t));
+      Pipeline.Result r = fold(original, original.metaGraphDef());
+      return new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(), r.nodesAfter(), null,
+          null, timings);
+    }
+  }
+
+  FusedModel load() {
+    long t = System.nanoTime();
+    SavedModelBundle original = loadBundle(dir, options);
+    timings.put("load", ms(t));
+    SavedModelBundle fused = null;
+    try {
+      MetaGraphDef meta = original.metaGraphDef();
+      Pipeline.Result r = fold(original, meta);
+      if (!r.changed()) {
+        FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
+            r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, timings);
+        LOG.info("{}: nothing to fold ({} BatchNorm skipped)", dir, r.skips().size());
+        return new FusedModel(dir.toString(), original, meta, report);
+      }
+      MetaGraphDef fusedMeta = meta.toBuilder().setGraphDef(r.graph()).build();
+      long tb = System.nanoTime();
+      String loadFailure = null;
+      try {
+        fused = rebuild(fusedMeta);
+      } catch (RuntimeException | IOException e) {
+        loadFailure = "fused graph failed to load: " + e.getMessage();
+      }
+      timings.put("rebuild", ms(tb));
+      CheckResult check;
+      if (fused != null) {
+        long tc = System.nanoTime();
+        ProbeSupplier probes = options.probes() != null ? options.probes() : ProbeSupplier.random(options.seed());
+        EquivalenceCheck eq = new EquivalenceCheck(options.absTolerance(), options.relTolerance(),
+            options.probeBatches(), probes);
+        check = eq.run(original.session(), fused.session(), servingSignatures(original));
+        timings.put("check", ms(tc));
+      } else {
+        check = new CheckResult(false, Double.NaN, Double.NaN, options.absTolerance(), options.relTolerance(),
+            List.of(), loadFailure);
+      }
+      if (check.passed()) {
+        FoldReport report = new FoldReport(dir.toString(), "fused", r.folds(), r.skips(), r.nodesBefore(),
+            r.nodesAfter(), check, null, timings);
+        LOG.info("{}: folded {} BatchNorm(s), check passed (max abs diff {}, max rel diff {})", dir,
+            r.folds().size(), check.maxAbsDiff(), check.maxRelDiff());
+        original.close();
+        SavedModelBundle served = fused;
+        fused = null;
+        return new FusedModel(dir.toString(), served, fusedMeta, report);
+      }
+      String why = "check failed: " + (check.note() != null ? check.note()
+          : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
+      if (options.strict()) {
+        throw new FusedTfException(dir + ": fused model rejected (strict mode): " + why);
+      }
+      LOG.warn("{}: serving the original graph: {}", dir, why);
+      FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
+          r.nodesAfter(), check, why, timings);
+      SavedModelBundle served = original;
+      original = null;
+      return new FusedModel(dir.toString(), served, meta, report);
+    } catch (RuntimeException e) {
+      if (original != null) {
+        original.close();
+      }
+      throw e;
+    } finally {
+      if (fused != null) {
+        fused.close();
+      }
+    }
+  }
+
+  /** Builds the fused model complete (import, then session, then variable restore) from a temporary SavedModel. */
+  private SavedModelBundle rebuild(MetaGraphDef fusedMeta) throws IOException {
+    Path tmp = Files.createTempDirectory("fusedtf-");
+    try {
+      SavedModelFiles.writeLinked(dir, fusedMeta, tmp);
+      return loadBundle(tmp, options);
+    } finally {
+      SavedModelFiles.deleteTree(tmp);
+    }
+  }
+
+  static List<Signature> servingSignatures(SavedModelBundle b) {
+    List<Signature> out = new ArrayList<>();
+    for (Signature s : b.signatures()) {
+      if (!s.key().startsWith("__") && !s.getOutputs().isEmpty()) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  private static long ms(long startNanos) {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+}

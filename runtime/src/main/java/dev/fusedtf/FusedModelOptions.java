@@ -1,0 +1,211 @@
+package dev.fusedtf;
+
+import dev.fusedtf.check.ProbeSupplier;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import org.tensorflow.proto.ConfigProto;
+
+/**
+ * The {@code FusedModelOptions} is the immutable set of choices for {@link FusedModel#load(java.nio.file.Path,
+ * FusedModelOptions)}: tags, session config, check tolerance and probes, passes to disable, strict mode.
+ *
+ * <pre>{@code
+ * FusedModelOptions opts = FusedModelOptions.builder()
+ *     .tags("serve")
+ *     .tolerance(1e-5, 1e-4)
+ *     .disablePass("fold-batchnorm")
+ *     .strict(true)
+ *     .build();
+ * }</pre>
+ */
+public final class FusedModelOptions {
+  private final String[] tags;
+  private final ConfigProto config;
+  private final double absTolerance;
+  private final double relTolerance;
+  private final List<String> disabledPasses;
+  private final boolean strict;
+  private final int[] probeBatches;
+  private final long seed;
+  private final ProbeSupplier probes;
+
+  private FusedModelOptions(Builder b) {
+    this.tags = b.tags.clone();
+    this.config = b.config;
+    this.absTolerance = b.absTolerance;
+    this.relTolerance = b.relTolerance;
+    this.disabledPasses = List.copyOf(b.disabledPasses);
+    this.strict = b.strict;
+    this.probeBatches = b.probeBatches.clone();
+    this.seed = b.seed;
+    this.probes = b.probes;
+  }
+
+  /** The defaults: tag {@code serve}, tolerance 1e-5 absolute / 1e-4 relative, probes at batch 1 and 8. */
+  public static FusedModelOptions defaults() {
+    return builder().build();
+  }
+
+  /** A builder starting from the defaults. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** A builder starting from these options. */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.tags = tags.clone();
+    b.config = config;
+    b.absTolerance = absTolerance;
+    b.relTolerance = relTolerance;
+    b.disabledPasses = new ArrayList<>(disabledPasses);
+    b.strict = strict;
+    b.probeBatches = probeBatches.clone();
+    b.seed = seed;
+    b.probes = probes;
+    return b;
+  }
+
+  /** MetaGraph tags to load. */
+  public String[] tags() {
+    return tags.clone();
+  }
+
+  /** Session config, or null for TensorFlow's defaults. */
+  public ConfigProto config() {
+    return config;
+  }
+
+  /** Absolute tolerance of the check. */
+  public double absTolerance() {
+    return absTolerance;
+  }
+
+  /** Relative tolerance of the check (relative to each output's max magnitude). */
+  public double relTolerance() {
+    return relTolerance;
+  }
+
+  /** Names of passes not to run. */
+  public List<String> disabledPasses() {
+    return disabledPasses;
+  }
+
+  /** Whether a failed check throws instead of serving the original model. */
+  public boolean strict() {
+    return strict;
+  }
+
+  /** Batch sizes of the probe inputs. */
+  public int[] probeBatches() {
+    return probeBatches.clone();
+  }
+
+  /** Seed of the random probe inputs. */
+  public long seed() {
+    return seed;
+  }
+
+  /** Supplier of probe inputs, or null for random probes from the signatures. */
+  public ProbeSupplier probes() {
+    return probes;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof FusedModelOptions x && Arrays.equals(tags, x.tags) && Objects.equals(config, x.config)
+        && absTolerance == x.absTolerance && relTolerance == x.relTolerance
+        && disabledPasses.equals(x.disabledPasses) && strict == x.strict
+        && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
+        Arrays.hashCode(probeBatches), seed, probes);
+  }
+
+  @Override
+  public String toString() {
+    return "FusedModelOptions{tags=" + Arrays.toString(tags) + ", atol=" + absTolerance + ", rtol=" + relTolerance
+        + ", disabled=" + disabledPasses + ", strict=" + strict + ", batches=" + Arrays.toString(probeBatches)
+        + ", seed=" + seed + "}";
+  }
+
+  /** Builds {@link FusedModelOptions}. */
+  public static final class Builder {
+    private String[] tags = {"serve"};
+    private ConfigProto config;
+    private double absTolerance = 1e-5;
+    private double relTolerance = 1e-4;
+    private List<String> disabledPasses = new ArrayList<>();
+    private boolean strict;
+    private int[] probeBatches = {1, 8};
+    private long seed = 42;
+    private ProbeSupplier probes;
+
+    private Builder() {}
+
+    /** MetaGraph tags to load (default {@code serve}). */
+    public Builder tags(String... tags) {
+      this.tags = tags.clone();
+      return this;
+    }
+
+    /** Session config for both the original and the fused session. */
+    public Builder config(ConfigProto config) {
+      this.config = config;
+      return this;
+    }
+
+    /** Check tolerances: an output passes if max abs diff <= abs, or max rel diff <= rel. */
+    public Builder tolerance(double abs, double rel) {
+      if (!(abs >= 0) || !(rel >= 0)) {
+        throw new IllegalArgumentException("tolerances must be >= 0");
+      }
+      this.absTolerance = abs;
+      this.relTolerance = rel;
+      return this;
+    }
+
+    /** Do not run the pass named {@code name}. */
+    public Builder disablePass(String name) {
+      this.disabledPasses.add(Objects.requireNonNull(name));
+      return this;
+    }
+
+    /** Throw {@link FusedTfException} when the check fails, instead of serving the original model. */
+    public Builder strict(boolean strict) {
+      this.strict = strict;
+      return this;
+    }
+
+    /** Batch sizes of the probe inputs (default 1 and 8). */
+    public Builder probeBatches(int... batches) {
+      if (batches.length == 0 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
+        throw new IllegalArgumentException("probe batches must be >= 1");
+      }
+      this.probeBatches = batches.clone();
+      return this;
+    }
+
+    /** Seed of the random probes. */
+    public Builder seed(long seed) {
+      this.seed = seed;
+      return this;
+    }
+
+    /** Use these probe inputs instead of random ones (needed for string inputs). */
+    public Builder probes(ProbeSupplier probes) {
+      this.probes = probes;
+      return this;
+    }
+
+    /** The options. */
+    public FusedModelOptions build() {
+      return new FusedModelOptions(this);
+    }
+  }
+}

@@ -1,0 +1,91 @@
+package dev.fusedtf.fold;
+
+import dev.fusedtf.graph.ModelGraph;
+import dev.fusedtf.weights.VariableStore;
+import dev.fusedtf.weights.WeightResolver;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tensorflow.proto.GraphDef;
+
+/**
+ * The {@code Pipeline} runs passes in a fixed order, round after round, until a round changes nothing (or a
+ * round limit is hit). Any pass can be disabled by name. Folds accumulate over rounds; skips are those of the
+ * last round, when nothing more could fold.
+ */
+public final class Pipeline {
+  private static final Logger LOG = LoggerFactory.getLogger(Pipeline.class);
+  private static final int MAX_ROUNDS = 8;
+
+  private final List<Pass> passes;
+
+  /** A pipeline of these passes, in this order, minus those named in {@code disabled}. */
+  public Pipeline(List<Pass> passes, Collection<String> disabled) {
+    Set<String> off = Set.copyOf(disabled);
+    List<Pass> on = new ArrayList<>();
+    for (Pass p : passes) {
+      if (!off.contains(p.name())) {
+        on.add(p);
+      }
+    }
+    this.passes = List.copyOf(on);
+  }
+
+  /** The default passes, in order. */
+  public static List<Pass> defaultPasses() {
+    return List.of(new FoldBatchNormPass());
+  }
+
+  /** Names of the passes that will run. */
+  public List<String> passNames() {
+    return passes.stream().map(Pass::name).toList();
+  }
+
+  /** The outcome of a pipeline run. */
+  public record Result(GraphDef graph, boolean changed, List<Fold> folds, List<Skip> skips, int nodesBefore,
+      int nodesAfter, int rounds) {}
+
+  /**
+   * Rewrites {@code input} to a fixed point.
+   *
+   * @param input the original graph (not modified)
+   * @param fetchNodes top-level nodes the signatures fetch
+   * @param variables variable values for weight resolution
+   */
+  public Result run(GraphDef input, Collection<String> fetchNodes, VariableStore variables) {
+    ModelGraph graph = new ModelGraph(input, fetchNodes);
+    int before = graph.servingNodeCount();
+    List<Fold> folds = new ArrayList<>();
+    Map<String, Skip> skips = new LinkedHashMap<>();
+    boolean changed = false;
+    int round = 0;
+    while (round < MAX_ROUNDS) {
+      round++;
+      boolean roundChanged = false;
+      skips.clear();
+      for (Pass pass : passes) {
+        PassResult r = pass.run(graph, new WeightResolver(graph, variables));
+        folds.addAll(r.folds());
+        for (Skip s : r.skips()) {
+          skips.put(s.function() + "/" + s.bn(), s);
+        }
+        if (r.changed()) {
+          graph = new ModelGraph(r.graph(), fetchNodes);
+          roundChanged = true;
+          changed = true;
+        }
+      }
+      if (!roundChanged) {
+        break;
+      }
+    }
+    LOG.debug("pipeline {}: {} folds, {} skips in {} rounds", passNames(), folds.size(), skips.size(), round);
+    return new Result(graph.graphDef(), changed, List.copyOf(folds), new ArrayList<>(skips.values()), before,
+        graph.servingNodeCount(), round);
+  }
+}

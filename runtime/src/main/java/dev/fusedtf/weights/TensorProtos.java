@@ -1,0 +1,124 @@
+package dev.fusedtf.weights;
+
+import com.google.protobuf.ByteString;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.tensorflow.Tensor;
+import org.tensorflow.proto.DataType;
+import org.tensorflow.proto.TensorProto;
+import org.tensorflow.proto.TensorShapeProto;
+
+/** Conversions between {@link DenseTensor}, TensorFlow's {@code TensorProto} and native tensors. */
+public final class TensorProtos {
+  private TensorProtos() {}
+
+  /** Whether folding can read and write tensors of this dtype. */
+  public static boolean isSupported(DataType t) {
+    return t == DataType.DT_FLOAT || t == DataType.DT_DOUBLE;
+  }
+
+  /**
+   * Decodes a TensorProto of dtype float or double, from {@code tensor_content} or the typed value list (a single
+   * listed value fills the whole shape, as TensorFlow does).
+   *
+   * @throws IllegalArgumentException for other dtypes or inconsistent content
+   */
+  public static DenseTensor decode(TensorProto p) {
+    long[] shape = shapeOf(p.getTensorShape());
+    int n = Math.toIntExact(numElements(shape));
+    double[] v = new double[n];
+    DataType t = p.getDtype();
+    if (!isSupported(t)) {
+      throw new IllegalArgumentException("unsupported dtype " + t);
+    }
+    if (!p.getTensorContent().isEmpty()) {
+      ByteBuffer bb = p.getTensorContent().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      int width = t == DataType.DT_FLOAT ? 4 : 8;
+      if (bb.remaining() != (long) n * width) {
+        throw new IllegalArgumentException("tensor_content has " + bb.remaining() + " bytes for " + n + " values");
+      }
+      for (int i = 0; i < n; i++) {
+        v[i] = t == DataType.DT_FLOAT ? bb.getFloat() : bb.getDouble();
+      }
+    } else {
+      int listed = t == DataType.DT_FLOAT ? p.getFloatValCount() : p.getDoubleValCount();
+      for (int i = 0; i < n; i++) {
+        if (listed == 0) {
+          v[i] = 0;
+        } else {
+          int j = Math.min(i, listed - 1);
+          v[i] = t == DataType.DT_FLOAT ? p.getFloatVal(j) : p.getDoubleVal(j);
+        }
+      }
+    }
+    return new DenseTensor(shape, v, t);
+  }
+
+  /** Encodes {@code t} as a TensorProto in its own dtype (float64 values are rounded to float32 if needed). */
+  public static TensorProto encode(DenseTensor t) {
+    DataType dt = t.dtype();
+    if (!isSupported(dt)) {
+      throw new IllegalArgumentException("unsupported dtype " + dt);
+    }
+    int width = dt == DataType.DT_FLOAT ? 4 : 8;
+    ByteBuffer bb = ByteBuffer.allocate(t.size() * width).order(ByteOrder.LITTLE_ENDIAN);
+    for (double d : t.values()) {
+      if (dt == DataType.DT_FLOAT) {
+        bb.putFloat((float) d);
+      } else {
+        bb.putDouble(d);
+      }
+    }
+    bb.flip();
+    return TensorProto.newBuilder()
+        .setDtype(dt)
+        .setTensorShape(shapeProto(t.shape()))
+        .setTensorContent(ByteString.copyFrom(bb))
+        .build();
+  }
+
+  /** Reads a native float or double tensor into Java. */
+  public static DenseTensor fromTensor(Tensor tensor) {
+    DataType dt = tensor.dataType();
+    if (!isSupported(dt)) {
+      throw new IllegalArgumentException("unsupported dtype " + dt);
+    }
+    long[] shape = tensor.shape().asArray();
+    int n = Math.toIntExact(numElements(shape));
+    byte[] raw = new byte[Math.toIntExact(tensor.numBytes())];
+    tensor.asRawTensor().data().read(raw);
+    ByteBuffer bb = ByteBuffer.wrap(raw).order(ByteOrder.nativeOrder());
+    double[] v = new double[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = dt == DataType.DT_FLOAT ? bb.getFloat() : bb.getDouble();
+    }
+    return new DenseTensor(shape, v, dt);
+  }
+
+  /** Dimensions of a shape proto ({@code -1} for unknown; empty for unknown rank). */
+  public static long[] shapeOf(TensorShapeProto s) {
+    long[] out = new long[s.getDimCount()];
+    for (int i = 0; i < out.length; i++) {
+      out[i] = s.getDim(i).getSize();
+    }
+    return out;
+  }
+
+  /** A shape proto for these dimensions. */
+  public static TensorShapeProto shapeProto(long[] dims) {
+    TensorShapeProto.Builder b = TensorShapeProto.newBuilder();
+    for (long d : dims) {
+      b.addDim(TensorShapeProto.Dim.newBuilder().setSize(d));
+    }
+    return b.build();
+  }
+
+  /** Product of the dimensions. */
+  public static long numElements(long[] shape) {
+    long n = 1;
+    for (long d : shape) {
+      n *= d;
+    }
+    return n;
+  }
+}
