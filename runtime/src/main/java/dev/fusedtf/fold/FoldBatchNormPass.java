@@ -77,7 +77,7 @@ public final class FoldBatchNormPass implements Pass {
           skips.add(new Skip(n.getName(), o.reason(), body.functionName(), NAME));
           continue;
         }
-        rewrite(editor.edit(body), o.plan());
+        rewrite(editor.edit(body), o.plan(), body.isFunction() ? Set.of() : graph.fetchNodes());
         folds.add(new Fold(n.getName(), o.plan().conv().getName(), o.plan().pattern(), body.functionName(), NAME,
             o.plan().note()));
       }
@@ -190,7 +190,7 @@ public final class FoldBatchNormPass implements Pass {
         params[0], params[1], params[2], params[3], eps, bnFirst, pattern, note), null);
   }
 
-  private void rewrite(BodyEditor ed, Plan p) {
+  private void rewrite(BodyEditor ed, Plan p, Set<String> keep) {
     Body body = ed.original();
     double[] s = ChannelMath.bnScale(p.gamma(), p.variance(), p.epsilon());
     double[] t = ChannelMath.bnShift(p.beta(), p.mean(), s);
@@ -247,7 +247,7 @@ public final class FoldBatchNormPass implements Pass {
       ed.remove(p.bias().getName());
     }
     for (TensorRef r : orphans) {
-      ed.removeIfUnused(r.node(), false);
+      ed.removeIfUnused(r.node(), keep);
     }
   }
 

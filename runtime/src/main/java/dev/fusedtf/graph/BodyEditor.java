@@ -182,22 +182,39 @@ public final class BodyEditor {
 
   /**
    * Removes node {@code name} if nothing reads its data any more and it is a side-effect-free op
-   * (Const, Identity, ReadVariableOp); then tries the same on what it read. Top-level nodes that the model's
-   * users may fetch by name are kept unless {@code allowTopLevel} is set.
+   * (see {@link #removable}); then tries the same on what it read. Nodes named in {@code keep} (such as
+   * top-level nodes the signatures fetch) stay.
    */
-  public void removeIfUnused(String name, boolean allowTopLevel) {
-    if (!body.isFunction() && !allowTopLevel) {
-      return;
-    }
+  public void removeIfUnused(String name, Set<String> keep) {
     NodeDef n = nodes.get(name);
-    if (n == null || !REMOVABLE_WHEN_UNUSED.contains(n.getOp()) || dataUseCount(name) > 0) {
+    if (n == null || keep.contains(name) || !removable(n) || dataUseCount(name) > 0) {
       return;
     }
     List<TensorRef> inputs = Body.dataInputs(n);
     remove(name);
     for (TensorRef in : inputs) {
-      removeIfUnused(in.node(), allowTopLevel);
+      removeIfUnused(in.node(), keep);
     }
+  }
+
+  /**
+   * Inside functions, unused Const, Identity and ReadVariableOp nodes go. At the top level only constants (and
+   * Identity of a constant, the frozen {@code /read}) go: a TF1 variable's {@code /read} snapshot is named by the
+   * meta graph's variable collections and stays (unreachable, it costs nothing at run time).
+   */
+  private boolean removable(NodeDef n) {
+    if (!REMOVABLE_WHEN_UNUSED.contains(n.getOp())) {
+      return false;
+    }
+    if (body.isFunction() || n.getOp().equals("Const")) {
+      return true;
+    }
+    if (n.getOp().equals("Identity")) {
+      List<TensorRef> in = Body.dataInputs(n);
+      NodeDef src = in.isEmpty() ? null : nodes.get(in.get(0).node());
+      return src != null && src.getOp().equals("Const");
+    }
+    return false;
   }
 
   /** The edited nodes, in order. */

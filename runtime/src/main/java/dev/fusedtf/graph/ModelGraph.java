@@ -108,13 +108,33 @@ public final class ModelGraph {
     return reachableFunctions.contains(functionName);
   }
 
-  /** Node count over the serving path: top-level nodes plus nodes of every reachable function body. */
+  /**
+   * Node count over the serving path: top-level nodes that the fetch nodes depend on (data and control inputs,
+   * transitively) plus the nodes of every reachable function body. With no fetch nodes, all top-level nodes.
+   */
   public int servingNodeCount() {
-    int n = 0;
-    for (Body b : servingBodies()) {
-      n += b.nodes().size();
+    int n = fetchNodes.isEmpty() ? top.nodes().size() : topLevelClosure().size();
+    for (String f : reachableFunctions) {
+      n += functions.get(f).nodes().size();
     }
     return n;
+  }
+
+  /** Top-level node names the fetch nodes depend on, the fetch nodes included. */
+  public Set<String> topLevelClosure() {
+    Set<String> seen = new LinkedHashSet<>();
+    Deque<String> work = new ArrayDeque<>(fetchNodes);
+    while (!work.isEmpty()) {
+      String name = work.pop();
+      Optional<NodeDef> node = top.node(name);
+      if (node.isEmpty() || !seen.add(name)) {
+        continue;
+      }
+      for (String in : node.get().getInputList()) {
+        work.push(TensorRef.parse(in).node());
+      }
+    }
+    return seen;
   }
 
   /** Names of library functions that node {@code n} calls: func-valued attributes and an op naming a function. */
@@ -139,23 +159,9 @@ public final class ModelGraph {
       reached.addAll(functions.keySet());
       return reached;
     }
-    // walk the top level backwards from the fetched nodes
-    Set<String> seen = new HashSet<>();
-    Deque<String> work = new ArrayDeque<>(fetchNodes);
     Deque<String> fnWork = new ArrayDeque<>();
-    while (!work.isEmpty()) {
-      String name = work.pop();
-      if (!seen.add(name)) {
-        continue;
-      }
-      Optional<NodeDef> node = top.node(name);
-      if (node.isEmpty()) {
-        continue;
-      }
-      for (String in : node.get().getInputList()) {
-        work.push(TensorRef.parse(in).node());
-      }
-      fnWork.addAll(calledFunctions(node.get()));
+    for (String name : topLevelClosure()) {
+      fnWork.addAll(calledFunctions(top.node(name).orElseThrow()));
     }
     while (!fnWork.isEmpty()) {
       String f = fnWork.pop();

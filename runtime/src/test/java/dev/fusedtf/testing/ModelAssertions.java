@@ -1,0 +1,71 @@
+package dev.fusedtf.testing;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fusedtf.FusedModel;
+import dev.fusedtf.check.ProbeInputs;
+import dev.fusedtf.weights.DenseTensor;
+import dev.fusedtf.weights.TensorProtos;
+import java.nio.file.Path;
+import java.util.Map;
+import org.tensorflow.Result;
+import org.tensorflow.SavedModelBundle;
+import org.tensorflow.Signature;
+import org.tensorflow.Tensor;
+import org.tensorflow.proto.FunctionDef;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.NodeDef;
+
+/** Independent checks of a fused model against the plain {@code SavedModelBundle} of the same directory. */
+public final class ModelAssertions {
+  private ModelAssertions() {}
+
+  /**
+   * Runs every output of the default signature on random inputs at each batch size with the original bundle and
+   * with the fused model, and asserts max |diff| <= atol or max|diff|/max|orig| <= rtol. Returns the max abs diff.
+   */
+  public static double assertSameOutputs(Path dir, FusedModel fused, double atol, double rtol, int... batches) {
+    double worst = 0;
+    try (SavedModelBundle original = SavedModelBundle.load(dir.toString(), "serve")) {
+      Signature sig = fused.defaultSignature();
+      for (int batch : batches) {
+        Map<String, Tensor> in = ProbeInputs.generate(sig, batch, 1234 + batch);
+        try (Result a = original.session().run(sig, in); Result b = fused.call(sig.key(), in)) {
+          for (String out : sig.getOutputs().keySet()) {
+            DenseTensor x = TensorProtos.fromTensor(a.get(out).orElseThrow());
+            DenseTensor y = TensorProtos.fromTensor(b.get(out).orElseThrow());
+            assertEquals(java.util.Arrays.toString(x.shape()), java.util.Arrays.toString(y.shape()));
+            double abs = 0;
+            double scale = 0;
+            for (int i = 0; i < x.size(); i++) {
+              abs = Math.max(abs, Math.abs(x.get(i) - y.get(i)));
+              scale = Math.max(scale, Math.abs(x.get(i)));
+            }
+            assertTrue(abs <= atol || abs / scale <= rtol,
+                "output " + out + " batch " + batch + ": max abs diff " + abs + ", scale " + scale);
+            worst = Math.max(worst, abs);
+          }
+        } finally {
+          in.values().forEach(Tensor::close);
+        }
+      }
+    }
+    return worst;
+  }
+
+  /** Number of nodes of these op types on the top level and in every function of {@code g}. */
+  public static int countOps(GraphDef g, String... ops) {
+    java.util.Set<String> set = java.util.Set.of(ops);
+    int n = 0;
+    for (NodeDef node : g.getNodeList()) {
+      n += set.contains(node.getOp()) ? 1 : 0;
+    }
+    for (FunctionDef f : g.getLibrary().getFunctionList()) {
+      for (NodeDef node : f.getNodeDefList()) {
+        n += set.contains(node.getOp()) ? 1 : 0;
+      }
+    }
+    return n;
+  }
+}
