@@ -71,7 +71,9 @@ final class FusedModelLoader {
 
   private Pipeline.Result fold(SavedModelBundle original, MetaGraphDef meta) {
     long t = System.nanoTime();
-    Pipeline pipeline = new Pipeline(Pipeline.defaultPasses(), options.disabledPasses());
+    List<dev.fusedtf.fold.Pass> passes = new ArrayList<>(Pipeline.defaultPasses());
+    passes.addAll(options.extraPasses());
+    Pipeline pipeline = new Pipeline(passes, options.disabledPasses());
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
     Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), vars);

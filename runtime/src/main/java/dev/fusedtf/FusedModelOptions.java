@@ -1,6 +1,7 @@
 package dev.fusedtf;
 
 import dev.fusedtf.check.ProbeSupplier;
+import dev.fusedtf.fold.Pass;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -30,6 +31,7 @@ public final class FusedModelOptions {
   private final int[] probeBatches;
   private final long seed;
   private final ProbeSupplier probes;
+  private final List<Pass> extraPasses;
 
   private FusedModelOptions(Builder b) {
     this.tags = b.tags.clone();
@@ -41,6 +43,7 @@ public final class FusedModelOptions {
     this.probeBatches = b.probeBatches.clone();
     this.seed = b.seed;
     this.probes = b.probes;
+    this.extraPasses = List.copyOf(b.extraPasses);
   }
 
   /** The defaults: tag {@code serve}, tolerance 1e-5 absolute / 1e-4 relative, probes at batch 1 and 8. */
@@ -65,6 +68,7 @@ public final class FusedModelOptions {
     b.probeBatches = probeBatches.clone();
     b.seed = seed;
     b.probes = probes;
+    b.extraPasses = new ArrayList<>(extraPasses);
     return b;
   }
 
@@ -113,18 +117,24 @@ public final class FusedModelOptions {
     return probes;
   }
 
+  /** Passes run after the built-in ones (an extension point; also how tests break a fold on purpose). */
+  public List<Pass> extraPasses() {
+    return extraPasses;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof FusedModelOptions x && Arrays.equals(tags, x.tags) && Objects.equals(config, x.config)
         && absTolerance == x.absTolerance && relTolerance == x.relTolerance
         && disabledPasses.equals(x.disabledPasses) && strict == x.strict
-        && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes);
+        && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes)
+        && extraPasses.equals(x.extraPasses);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
-        Arrays.hashCode(probeBatches), seed, probes);
+        Arrays.hashCode(probeBatches), seed, probes, extraPasses);
   }
 
   @Override
@@ -145,6 +155,7 @@ public final class FusedModelOptions {
     private int[] probeBatches = {1, 8};
     private long seed = 42;
     private ProbeSupplier probes;
+    private List<Pass> extraPasses = new ArrayList<>();
 
     private Builder() {}
 
@@ -200,6 +211,12 @@ public final class FusedModelOptions {
     /** Use these probe inputs instead of random ones (needed for string inputs). */
     public Builder probes(ProbeSupplier probes) {
       this.probes = probes;
+      return this;
+    }
+
+    /** Runs {@code pass} after the built-in passes. */
+    public Builder addPass(Pass pass) {
+      this.extraPasses.add(Objects.requireNonNull(pass));
       return this;
     }
 

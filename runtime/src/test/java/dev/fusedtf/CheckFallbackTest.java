@@ -1,0 +1,132 @@
+package dev.fusedtf;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.fusedtf.fold.FoldBatchNormPass;
+import dev.fusedtf.fold.Pass;
+import dev.fusedtf.fold.PassResult;
+import dev.fusedtf.graph.Body;
+import dev.fusedtf.graph.BodyEditor;
+import dev.fusedtf.graph.GraphEditor;
+import dev.fusedtf.graph.ModelGraph;
+import dev.fusedtf.graph.Nodes;
+import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testing.ModelAssertions;
+import dev.fusedtf.weights.DenseTensor;
+import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.weights.WeightResolver;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.tensorflow.proto.NodeDef;
+
+/** A fold that breaks the model must never be served: the check catches it, the original is served. */
+class CheckFallbackTest {
+  @TempDir Path tmp;
+  Path dir;
+
+  @BeforeEach
+  void model() {
+    NetBuilder b = new NetBuilder(NetBuilder.Style.TF2, 3);
+    String x = b.input("x", -1, 6, 6, 2);
+    b.output("y", b.relu(b.batchNorm(b.conv2d(x, "conv", 3, 3, 2, 4, 1, "SAME", true, false), "bn", 4), "relu"));
+    dir = b.write(tmp.resolve("m"));
+  }
+
+  /** Scales every folded bias by 1.5 after the real fold: a deliberately wrong rewrite. */
+  static final class BreakFoldedBias implements Pass {
+    @Override
+    public String name() {
+      return "break-folded-bias";
+    }
+
+    @Override
+    public PassResult run(ModelGraph graph, WeightResolver weights) {
+      GraphEditor ge = new GraphEditor(graph);
+      for (Body body : graph.servingBodies()) {
+        for (NodeDef n : body.nodes()) {
+          if (n.getOp().equals("Const") && n.getName().endsWith("/folded_bias")
+              && n.getAttrMap().get("value").getTensor().getVersionNumber() != 99) {
+            DenseTensor t = TensorProtos.decode(n.getAttrMap().get("value").getTensor());
+            double[] v = t.values().clone();
+            for (int i = 0; i < v.length; i++) {
+              v[i] = v[i] * 1.5 + 0.25;
+            }
+            BodyEditor ed = ge.edit(body);
+            ed.replace(Nodes.constant(n.getName(), TensorProtos.encode(t.withValues(v)).toBuilder().setVersionNumber(99).build(), ""));
+          }
+        }
+      }
+      return new PassResult(ge.changed() ? ge.build() : null, List.of(), List.of());
+    }
+  }
+
+  @Test
+  void brokenFoldIsNotServed() {
+    try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().addPass(new BreakFoldedBias()).build())) {
+      assertEquals(1, m.report().folds().size());
+      assertFalse(m.check().passed(), m.report().toText());
+      assertFalse(m.isFused());
+      assertEquals("original", m.report().served());
+      assertTrue(m.report().fallbackReason().startsWith("check failed"), m.report().fallbackReason());
+      // what is served is the original: same outputs as plain SavedModelBundle
+      ModelAssertions.assertSameOutputs(dir, m, 0, 0, 1);
+    }
+  }
+
+  @Test
+  void strictModeThrows() {
+    FusedModelOptions strict = FusedModelOptions.builder().addPass(new BreakFoldedBias()).strict(true).build();
+    FusedTfException e = assertThrows(FusedTfException.class, () -> FusedModel.load(dir, strict));
+    assertTrue(e.getMessage().contains("check failed"), e.getMessage());
+  }
+
+  @Test
+  void disabledPassFoldsNothing() {
+    FusedModelOptions off = FusedModelOptions.builder().disablePass(FoldBatchNormPass.NAME).build();
+    try (FusedModel m = FusedModel.load(dir, off)) {
+      assertEquals(0, m.report().folds().size());
+      assertFalse(m.isFused());
+    }
+  }
+
+  @Test
+  void inspectReportsWithoutCheck() {
+    FoldReport r = FusedModel.inspect(dir, FusedModelOptions.defaults());
+    assertEquals(1, r.folds().size());
+    assertEquals(null, r.check());
+    assertTrue(r.toJson().contains("\"nodesBefore\""));
+  }
+
+  @Test
+  void missingDirectoryIsAClearError() {
+    FusedTfException e = assertThrows(FusedTfException.class, () -> FusedModel.load(tmp.resolve("nope")));
+    assertTrue(e.getMessage().contains("does not exist"), e.getMessage());
+  }
+
+  @Test
+  void badInputsAreRejectedBeforeNativeCode() {
+    try (FusedModel m = FusedModel.load(dir);
+         org.tensorflow.types.TFloat32 rank3 = org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(6, 6, 2));
+         org.tensorflow.types.TFloat32 wrongSize = org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(1, 5, 6, 2));
+         org.tensorflow.types.TInt32 wrongType = org.tensorflow.types.TInt32.tensorOf(org.tensorflow.ndarray.Shape.of(1, 6, 6, 2))) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> m.call(java.util.Map.of("x", rank3)));
+      assertTrue(e.getMessage().contains("'x'") && e.getMessage().contains("[?, 6, 6, 2]"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> m.call(java.util.Map.of("x", wrongSize)));
+      e = assertThrows(IllegalArgumentException.class, () -> m.call(java.util.Map.of("x", wrongType)));
+      assertTrue(e.getMessage().contains("DT_FLOAT"), e.getMessage());
+      assertThrows(IllegalArgumentException.class, () -> m.call(java.util.Map.of()));
+      assertThrows(IllegalArgumentException.class, () -> m.call("nope", java.util.Map.of("x", rank3)));
+      m.close();
+      org.tensorflow.types.TFloat32 ok = org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(1, 6, 6, 2));
+      try (ok) {
+        assertThrows(IllegalStateException.class, () -> m.call(java.util.Map.of("x", ok)));
+      }
+    }
+  }
+}
