@@ -144,4 +144,33 @@ class FoldSyntheticModelsTest {
       assertEquals("conv1", m.report().folds().get(0).into());
     }
   }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void nchwConvBiasBn(Style style) {
+    NetBuilder b = new NetBuilder(style, 11);
+    String x = b.input("x", -1, 3, 6, 6);
+    b.output("y", b.relu(b.batchNorm(b.conv2d(x, "conv", 3, 3, 3, 4, 1, "SAME", true, true), "bn", 4, false, true,
+        1e-3f, "FusedBatchNormV3"), "relu"));
+    Path dir = b.write(tmp.resolve("nchw"));
+    try (FusedModel m = foldAndCheck(dir, 1)) {
+      assertEquals("Conv2D+BiasAdd+FusedBatchNormV3", m.report().folds().get(0).pattern());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void fetchedConvIsNotFolded(Style style) {
+    NetBuilder b = new NetBuilder(style, 5);
+    String x = b.input("x", -1, 4, 4, 2);
+    String conv = b.conv2d(x, "conv", 1, 1, 2, 3, 1, "SAME", false, false);
+    b.output("y", b.batchNorm(conv, "bn", 3));
+    b.output("features", conv);
+    Path dir = b.write(tmp.resolve("fetched"));
+    try (FusedModel m = FusedModel.load(dir)) {
+      assertEquals(0, m.report().folds().size(), m.report().toText());
+      String reason = m.report().skipped().get(0).reason();
+      assertTrue(reason.contains("fetched") || reason.contains("also read by"), reason);
+    }
+  }
 }

@@ -1,42 +1,73 @@
 package dev.fusedtf;
 
+import static dev.fusedtf.testing.ModelAssertions.assertSameOutputs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.fusedtf.fold.Fold;
 import dev.fusedtf.fold.Skip;
+import dev.fusedtf.graph.Body;
+import dev.fusedtf.graph.ModelGraph;
 import dev.fusedtf.testing.SharedModels;
+import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.NodeDef;
 
+/** The real Keras SavedModels of ../shared/models (TF 2.3, 2.10, 2.15). */
 class SharedTf2ModelsTest {
 
+  /** FusedBatchNorm* nodes left in the top level and the functions the signatures reach. */
+  static int batchNormsOnServingPath(MetaGraphDef meta) {
+    ModelGraph g = new ModelGraph(meta.getGraphDef(), FusedModelLoader.fetchNodes(meta));
+    int n = 0;
+    for (Body b : g.servingBodies()) {
+      for (NodeDef node : b.nodes()) {
+        n += node.getOp().startsWith("FusedBatchNorm") ? 1 : 0;
+      }
+    }
+    return n;
+  }
+
   @Test
-  void kwsDsCnnFoldsNine() {
-    try (FusedModel m = FusedModel.load(SharedModels.model("tf2-keras-kws-dscnn-bias-bn"))) {
-      System.out.println(m.report().toText());
+  void kwsDsCnnFoldsNineWithBiasBeforeEachBn() {
+    Path dir = SharedModels.model("tf2-keras-kws-dscnn-bias-bn");
+    try (FusedModel m = FusedModel.load(dir)) {
       assertEquals(9, m.report().folds().size(), m.report().toText());
       assertTrue(m.isFused(), m.report().toText());
-      assertTrue(m.check().maxRelDiff() <= 1e-4, m.report().toText());
+      assertEquals(5, m.report().folds().stream().filter(f -> f.pattern().equals("Conv2D+BiasAdd+FusedBatchNormV3")).count());
+      assertEquals(4, m.report().folds().stream()
+          .filter(f -> f.pattern().equals("DepthwiseConv2dNative+BiasAdd+FusedBatchNormV3")).count());
+      assertEquals(0, batchNormsOnServingPath(m.metaGraphDef()));
+      assertTrue(m.report().nodesAfter() < m.report().nodesBefore());
+      assertSameOutputs(dir, m, 1e-6, 1e-4, 1, 8);
     }
   }
 
   @Test
-  void eegnetFoldsThree() {
-    try (FusedModel m = FusedModel.load(SharedModels.model("tf2-keras-eegnet-dwconv-bn"))) {
-      System.out.println(m.report().toText());
-      assertEquals(3, m.report().folds().size(), m.report().toText());
-      assertTrue(m.isFused(), m.report().toText());
+  void eegnetFoldsConvDepthwiseMultiplierTwoAndSeparable() {
+    Path dir = SharedModels.model("tf2-keras-eegnet-dwconv-bn");
+    try (FusedModel m = FusedModel.load(dir)) {
+      List<Fold> folds = m.report().folds();
+      assertEquals(3, folds.size(), m.report().toText());
+      assertTrue(folds.stream().anyMatch(f -> f.pattern().equals("DepthwiseConv2dNative+FusedBatchNormV3")));
+      assertTrue(folds.stream().anyMatch(f -> f.into().contains("separable_conv2d")), m.report().toText());
+      assertEquals(0, batchNormsOnServingPath(m.metaGraphDef()));
+      assertSameOutputs(dir, m, 1e-6, 1e-4, 1, 8);
     }
   }
 
   @Test
-  void mnistReluBeforeBnFoldsNothing() {
-    try (FusedModel m = FusedModel.load(SharedModels.model("tf2-keras-mnist-conv-relu-bn"))) {
-      System.out.println(m.report().toText());
+  void mnistReluBeforeBnFoldsNothingAndSaysWhy() {
+    Path dir = SharedModels.model("tf2-keras-mnist-conv-relu-bn");
+    try (FusedModel m = FusedModel.load(dir)) {
       assertEquals(0, m.report().folds().size());
       assertEquals(3, m.report().skipped().size());
       for (Skip s : m.report().skipped()) {
         assertTrue(s.reason().contains("Relu"), s.reason());
       }
+      assertSameOutputs(dir, m, 0, 0, 1, 8);
     }
   }
 }
