@@ -1,0 +1,57 @@
+package dev.fusedtf;
+
+import dev.fusedtf.formats.Freezer;
+import dev.fusedtf.formats.ModelWriter;
+import dev.fusedtf.formats.Pruner;
+import dev.fusedtf.graph.Body;
+import dev.fusedtf.graph.ModelGraph;
+import dev.fusedtf.graph.TensorRef;
+import dev.fusedtf.weights.SessionVariableStore;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.tensorflow.proto.CollectionDef;
+import org.tensorflow.proto.GraphDef;
+import org.tensorflow.proto.MetaGraphDef;
+
+/**
+ * The {@code ModelExport} writes the model a {@link FusedModel} serves as a self-contained SavedModel: every
+ * variable the signatures read is frozen into a constant (TF Java's own exporter silently drops resource
+ * variables), the graph is pruned to what the signatures and init ops need (optimizer slots, training
+ * functions, save/restore ops go), and the signatures keep their names and tensors. Plain
+ * {@code SavedModelBundle.load} loads the result; no variables folder is needed.
+ */
+public final class ModelExport {
+  private static final List<String> INIT_COLLECTIONS =
+      List.of("saved_model_main_op", "legacy_init_op", "main_op", "table_initializer");
+
+  private ModelExport() {}
+
+  /**
+   * Writes {@code model} to {@code out}.
+   *
+   * @param force replace an existing output
+   * @throws FusedTfException if a variable cannot be read or the output cannot be written
+   */
+  public static void savedModel(FusedModel model, Path out, boolean force) {
+    MetaGraphDef meta = model.metaGraphDef();
+    Set<String> roots = new LinkedHashSet<>(FusedModelLoader.fetchNodes(meta));
+    MetaGraphDef.Builder b = meta.toBuilder().clearSaverDef().clearObjectGraphDef().clearCollectionDef();
+    for (String c : INIT_COLLECTIONS) {
+      CollectionDef def = meta.getCollectionDefMap().get(c);
+      if (def != null) {
+        b.putCollectionDef(c, def);
+        def.getNodeList().getValueList().forEach(v -> roots.add(TensorRef.parse(v).node()));
+      }
+    }
+    GraphDef graph = meta.getGraphDef();
+    ModelGraph g = new ModelGraph(graph, roots);
+    GraphDef frozen = Freezer.freeze(g, new SessionVariableStore(model.session(), model.graph(),
+        Body.topLevel(graph.getNodeList())));
+    GraphDef pruned = Pruner.prune(frozen, roots);
+    b.setGraphDef(pruned);
+    Path source = Path.of(model.name());
+    ModelWriter.writeSavedModel(out, b.build(), source, force);
+  }
+}
