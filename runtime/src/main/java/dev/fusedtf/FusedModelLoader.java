@@ -69,6 +69,17 @@ final class FusedModelLoader {
     return out;
   }
 
+  /** Top-level nodes any signature feeds. */
+  static Set<String> fedNodes(MetaGraphDef meta) {
+    Set<String> out = new LinkedHashSet<>();
+    for (SignatureDef s : meta.getSignatureDefMap().values()) {
+      for (TensorInfo t : s.getInputsMap().values()) {
+        out.add(TensorRef.parse(t.getName()).node());
+      }
+    }
+    return out;
+  }
+
   private Pipeline.Result fold(SavedModelBundle original, MetaGraphDef meta) {
     long t = System.nanoTime();
     List<dev.fusedtf.fold.Pass> passes = new ArrayList<>(Pipeline.defaultPasses());
@@ -76,7 +87,7 @@ final class FusedModelLoader {
     Pipeline pipeline = new Pipeline(passes, options.disabledPasses());
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
-    Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), vars);
+    Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), fedNodes(meta), vars);
     timings.put("fold", ms(t));
     return r;
   }

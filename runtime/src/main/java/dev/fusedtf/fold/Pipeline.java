@@ -38,7 +38,7 @@ public final class Pipeline {
 
   /** The default passes, in order. */
   public static List<Pass> defaultPasses() {
-    return List.of(new FoldBatchNormPass());
+    return List.of(new ResolveTrainingFlagPass(), new FoldBatchNormPass(), new FoldAffinePass());
   }
 
   /** Names of the passes that will run. */
@@ -58,7 +58,17 @@ public final class Pipeline {
    * @param variables variable values for weight resolution
    */
   public Result run(GraphDef input, Collection<String> fetchNodes, VariableStore variables) {
-    ModelGraph graph = new ModelGraph(input, fetchNodes);
+    return run(input, fetchNodes, Set.of(), variables);
+  }
+
+  /**
+   * Rewrites {@code input} to a fixed point, knowing which top-level nodes the signatures feed.
+   *
+   * @param fedNodes top-level nodes the signatures feed (their values are the caller's, never fixed)
+   */
+  public Result run(GraphDef input, Collection<String> fetchNodes, Collection<String> fedNodes,
+      VariableStore variables) {
+    ModelGraph graph = new ModelGraph(input, fetchNodes, fedNodes);
     int before = graph.servingNodeCount();
     List<Fold> folds = new ArrayList<>();
     Map<String, Skip> skips = new LinkedHashMap<>();
@@ -75,7 +85,7 @@ public final class Pipeline {
           skips.put(s.function() + "/" + s.bn(), s);
         }
         if (r.changed()) {
-          graph = new ModelGraph(r.graph(), fetchNodes);
+          graph = new ModelGraph(r.graph(), fetchNodes, fedNodes);
           roundChanged = true;
           changed = true;
         }

@@ -14,6 +14,10 @@ import org.tensorflow.proto.NodeDef;
  */
 public final class BodyEditor {
   private static final Set<String> REMOVABLE_WHEN_UNUSED = Set.of("Const", "Identity", "ReadVariableOp");
+  /** Side-effect-free arithmetic that a rewrite can leave without readers (a decomposed BN's statistics). */
+  private static final Set<String> PURE_ARITHMETIC = Set.of("Rsqrt", "Sqrt", "Reciprocal", "Mul", "Add", "AddV2",
+      "Sub", "RealDiv", "Neg", "Squeeze", "ExpandDims", "Reshape", "Select", "SelectV2", "StopGradient", "BiasAdd",
+      "Mean", "Square", "SquaredDifference", "Sum", "LogicalNot");
 
   private final Body body;
   private final LinkedHashMap<String, NodeDef> nodes = new LinkedHashMap<>();
@@ -198,11 +202,15 @@ public final class BodyEditor {
   }
 
   /**
-   * Inside functions, unused Const, Identity and ReadVariableOp nodes go. At the top level only constants (and
-   * Identity of a constant, the frozen {@code /read}) go: a TF1 variable's {@code /read} snapshot is named by the
-   * meta graph's variable collections and stays (unreachable, it costs nothing at run time).
+   * Unused side-effect-free arithmetic (the statistics of a decomposed BN) goes everywhere. Inside functions,
+   * unused Const, Identity and ReadVariableOp nodes go too. At the top level only constants (and Identity of a
+   * constant, the frozen {@code /read}) go: a TF1 variable's {@code /read} snapshot is named by the meta graph's
+   * variable collections and stays (unreachable, it costs nothing at run time).
    */
   private boolean removable(NodeDef n) {
+    if (PURE_ARITHMETIC.contains(n.getOp())) {
+      return true;
+    }
     if (!REMOVABLE_WHEN_UNUSED.contains(n.getOp())) {
       return false;
     }

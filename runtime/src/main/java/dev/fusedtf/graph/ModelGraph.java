@@ -31,6 +31,8 @@ public final class ModelGraph {
   private final Map<String, Body> functions;
   private final Map<String, List<CallSite>> callSites;
   private final Set<String> fetchNodes;
+  private final Set<String> fedNodes;
+  private final Set<String> liveTopLevel;
   private final Set<String> reachableFunctions;
 
   /**
@@ -39,6 +41,15 @@ public final class ModelGraph {
    *     function bodies are on the serving path, and a rewrite never removes or renames them
    */
   public ModelGraph(GraphDef graphDef, Collection<String> fetchNodes) {
+    this(graphDef, fetchNodes, Set.of());
+  }
+
+  /**
+   * @param graphDef the graph, library included
+   * @param fetchNodes top-level nodes the signatures fetch
+   * @param fedNodes top-level nodes the signatures feed (a PlaceholderWithDefault among them can take any value)
+   */
+  public ModelGraph(GraphDef graphDef, Collection<String> fetchNodes, Collection<String> fedNodes) {
     this.graphDef = graphDef;
     this.top = Body.topLevel(graphDef.getNodeList());
     this.functions = new LinkedHashMap<>();
@@ -57,6 +68,8 @@ public final class ModelGraph {
       }
     }
     this.fetchNodes = Set.copyOf(fetchNodes);
+    this.fedNodes = Set.copyOf(fedNodes);
+    this.liveTopLevel = fetchNodes.isEmpty() ? null : computeClosure();
     this.reachableFunctions = computeReachable();
   }
 
@@ -83,6 +96,27 @@ public final class ModelGraph {
   /** Top-level node names that the signatures fetch. */
   public Set<String> fetchNodes() {
     return fetchNodes;
+  }
+
+  /** Top-level nodes the signatures feed. */
+  public Set<String> fedNodes() {
+    return fedNodes;
+  }
+
+  /**
+   * Whether node {@code name} of {@code body} runs when the signatures run: every node of a serving function
+   * body, and the top-level nodes the fetch nodes depend on. Readers that never run (gradients, optimizer and
+   * saver ops of a TF1 training graph) do not block a fold.
+   */
+  public boolean isLive(Body body, String name) {
+    return body.isFunction() || liveTopLevel == null || liveTopLevel.contains(name);
+  }
+
+  /** Data uses of node {@code name} by readers that run (see {@link #isLive}). */
+  public List<Body.Use> liveDataUses(Body body, String name) {
+    return body.dataUses(name).stream()
+        .filter(u -> u.consumer() == null || isLive(body, u.consumer().getName()))
+        .toList();
   }
 
   /** Nodes that call {@code functionName} (through a func attribute or as the op type). */
@@ -113,7 +147,7 @@ public final class ModelGraph {
    * transitively) plus the nodes of every reachable function body. With no fetch nodes, all top-level nodes.
    */
   public int servingNodeCount() {
-    int n = fetchNodes.isEmpty() ? top.nodes().size() : topLevelClosure().size();
+    int n = topLevelClosure().size();
     for (String f : reachableFunctions) {
       n += functions.get(f).nodes().size();
     }
@@ -122,6 +156,11 @@ public final class ModelGraph {
 
   /** Top-level node names the fetch nodes depend on, the fetch nodes included. */
   public Set<String> topLevelClosure() {
+    return liveTopLevel == null ? new LinkedHashSet<>(top.nodes().stream().map(NodeDef::getName).toList())
+        : liveTopLevel;
+  }
+
+  private Set<String> computeClosure() {
     Set<String> seen = new LinkedHashSet<>();
     Deque<String> work = new ArrayDeque<>(fetchNodes);
     while (!work.isEmpty()) {

@@ -208,6 +208,19 @@ public final class NetBuilder {
     return op(op, name + "/" + op, List.of(x, g, b, m, v), attrs);
   }
 
+  /** Inference-mode FusedBatchNormV3 on 5-D NDHWC input (after a Conv3D). */
+  public String batchNorm5d(String x, String name, int c) {
+    String g = variable(name + "/gamma", randomUniform(0.5, 1.5, c));
+    String b = variable(name + "/beta", randomUniform(-0.5, 0.5, c));
+    String m = variable(name + "/moving_mean", randomUniform(-0.5, 0.5, c));
+    String v = variable(name + "/moving_variance", randomUniform(0.5, 2.0, c));
+    return op("FusedBatchNormV3", name + "/FusedBatchNormV3", List.of(x, g, b, m, v), Map.of(
+        "T", Nodes.type(DataType.DT_FLOAT), "U", Nodes.type(DataType.DT_FLOAT),
+        "epsilon", AttrValue.newBuilder().setF(1e-3f).build(),
+        "is_training", AttrValue.newBuilder().setB(false).build(),
+        "data_format", Nodes.string("NDHWC")));
+  }
+
   /** Inference-mode FusedBatchNormV3, NHWC, epsilon 1e-3 (Keras' default). */
   public String batchNorm(String x, String name, int c) {
     return batchNorm(x, name, c, false, false, 1e-3f, "FusedBatchNormV3");
@@ -231,11 +244,89 @@ public final class NetBuilder {
   /** Mean over axes (keep_dims false), e.g. global average pooling over {1, 2}. */
   public String mean(String x, String name, int... axes) {
     long[] ax = java.util.Arrays.stream(axes).asLongStream().toArray();
-    double[] v = java.util.Arrays.stream(axes).asDoubleStream().toArray();
     String idx = constInt32(name + "/reduction_indices", ax);
     return op("Mean", name, List.of(x, idx), Map.of(
         "T", Nodes.type(DataType.DT_FLOAT), "Tidx", Nodes.type(DataType.DT_INT32),
         "keep_dims", AttrValue.newBuilder().setB(false).build()));
+  }
+
+  /**
+   * A decomposed BatchNorm as {@code tf.nn.batch_normalization} writes it ({@code name/batchnorm/add_1} at the
+   * end). With {@code trainingFlag} non-null, mean and variance come through a {@code Select} on a
+   * {@code PlaceholderWithDefault} flag of that default (TF1 {@code tf.layers.batch_normalization}), between the
+   * batch moments over {@code momentAxes} and the moving statistics.
+   */
+  public String decomposedBatchNorm(String x, String name, int c, Boolean trainingFlag, int... momentAxes) {
+    String g = variable(name + "/gamma", randomUniform(0.5, 1.5, c));
+    String b = variable(name + "/beta", randomUniform(-0.5, 0.5, c));
+    String m = variable(name + "/moving_mean", randomUniform(-0.5, 0.5, c));
+    String v = variable(name + "/moving_variance", randomUniform(0.5, 2.0, c));
+    AttrValue f32 = Nodes.type(DataType.DT_FLOAT);
+    if (trainingFlag != null) {
+      org.tensorflow.proto.TensorProto flagValue = org.tensorflow.proto.TensorProto.newBuilder()
+          .setDtype(DataType.DT_BOOL).setTensorShape(TensorProtos.shapeProto(new long[0]))
+          .addBoolVal(trainingFlag).build();
+      String dflt = unique(name + "/training/input");
+      add(Nodes.constant(dflt, flagValue, ""));
+      String flag = op("PlaceholderWithDefault", name + "/training", List.of(ref(dflt, "Const")), Map.of(
+          "dtype", Nodes.type(DataType.DT_BOOL),
+          "shape", AttrValue.newBuilder().setShape(TensorProtos.shapeProto(new long[0])).build()));
+      String batchMean = mean(x, name + "/moments/mean", momentAxes);
+      String batchVar = mean(op("Mul", name + "/moments/square", List.of(x, x), Map.of("T", f32)),
+          name + "/moments/variance", momentAxes);
+      m = op("Select", name + "/Select", List.of(flag, batchMean, m), Map.of("T", f32));
+      v = op("Select", name + "/Select_1", List.of(flag, batchVar, v), Map.of("T", f32));
+    }
+    String eps = op("Const", name + "/batchnorm/add/y", List.of(), Map.of(
+        "dtype", f32, "value", AttrValue.newBuilder().setTensor(TensorProtos.encode(
+            new DenseTensor(new long[0], new double[] {1e-3}, DataType.DT_FLOAT))).build()));
+    String add = op("AddV2", name + "/batchnorm/add", List.of(v, eps), Map.of("T", f32));
+    String rs = op("Rsqrt", name + "/batchnorm/Rsqrt", List.of(add), Map.of("T", f32));
+    String mul = op("Mul", name + "/batchnorm/mul", List.of(rs, g), Map.of("T", f32));
+    String mul1 = op("Mul", name + "/batchnorm/mul_1", List.of(x, mul), Map.of("T", f32));
+    String mul2 = op("Mul", name + "/batchnorm/mul_2", List.of(m, mul), Map.of("T", f32));
+    String sub = op("Sub", name + "/batchnorm/sub", List.of(b, mul2), Map.of("T", f32));
+    return op("AddV2", name + "/batchnorm/add_1", List.of(mul1, sub), Map.of("T", f32));
+  }
+
+  /** A Caffe-style Scale layer: {@code x * scale + bias} with per-channel variables. */
+  public String scale(String x, String name, int c) {
+    AttrValue f32 = Nodes.type(DataType.DT_FLOAT);
+    String s = variable(name + "/scale", randomUniform(0.5, 1.5, c));
+    String b = variable(name + "/bias", randomUniform(-0.5, 0.5, c));
+    return op("AddV2", name + "/add", List.of(op("Mul", name + "/mul", List.of(x, s), Map.of("T", f32)), b),
+        Map.of("T", f32));
+  }
+
+  /** {@code x + bias} with a per-channel constant, as a bias written with Add instead of BiasAdd. */
+  public String addBias(String x, String name, int c) {
+    String b = op("Const", name + "/bias", List.of(), Map.of("dtype", Nodes.type(DataType.DT_FLOAT),
+        "value", AttrValue.newBuilder().setTensor(TensorProtos.encode(randomUniform(-0.5, 0.5, c))).build()));
+    return op("AddV2", name, List.of(x, b), Map.of("T", Nodes.type(DataType.DT_FLOAT)));
+  }
+
+  /** Identity (as Keras writes for Dropout at inference). */
+  public String identity(String x, String name) {
+    return op("Identity", name, List.of(x), Map.of("T", Nodes.type(DataType.DT_FLOAT)));
+  }
+
+  /** Conv3D with a new [kd, kh, kw, cin, cout] kernel, stride 1, NDHWC. */
+  public String conv3d(String x, String name, int k, int cin, int cout, String padding) {
+    String w = variable(name + "/kernel", randomNormal(1.0 / Math.sqrt(k * k * k * cin), k, k, k, cin, cout));
+    return op("Conv3D", name + "/Conv3D", List.of(x, w), Map.of(
+        "T", Nodes.type(DataType.DT_FLOAT),
+        "strides", ints(new long[] {1, 1, 1, 1, 1}),
+        "padding", Nodes.string(padding)));
+  }
+
+  /** A transposed conv (Conv2DBackpropInput), filter [k, k, cout, cin], stride 2, SAME, fixed output size. */
+  public String conv2dTranspose(String x, String name, int k, int cin, int cout, long[] outputShape) {
+    String w = variable(name + "/kernel", randomNormal(1.0 / Math.sqrt(k * k * cin), k, k, cout, cin));
+    String sizes = constInt32(name + "/output_shape", outputShape);
+    return op("Conv2DBackpropInput", name + "/conv2d_transpose", List.of(sizes, w, x), Map.of(
+        "T", Nodes.type(DataType.DT_FLOAT),
+        "strides", ints(new long[] {1, 2, 2, 1}),
+        "padding", Nodes.string("SAME")));
   }
 
   /** Declares an output of the serving signature. */

@@ -28,6 +28,9 @@ public final class TensorProtos {
     int n = Math.toIntExact(numElements(shape));
     double[] v = new double[n];
     DataType t = p.getDtype();
+    if (t == DataType.DT_INT32 || t == DataType.DT_INT64 || t == DataType.DT_BOOL) {
+      return decodeIntegral(p, shape, n);
+    }
     if (!isSupported(t)) {
       throw new IllegalArgumentException("unsupported dtype " + t);
     }
@@ -49,6 +52,27 @@ public final class TensorProtos {
           int j = Math.min(i, listed - 1);
           v[i] = t == DataType.DT_FLOAT ? p.getFloatVal(j) : p.getDoubleVal(j);
         }
+      }
+    }
+    return new DenseTensor(shape, v, t);
+  }
+
+  /** int32, int64 and bool constants (shapes, axes, flags) as float64 values. */
+  private static DenseTensor decodeIntegral(TensorProto p, long[] shape, int n) {
+    DataType t = p.getDtype();
+    double[] v = new double[n];
+    if (!p.getTensorContent().isEmpty()) {
+      ByteBuffer bb = p.getTensorContent().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; i++) {
+        v[i] = t == DataType.DT_INT32 ? bb.getInt() : t == DataType.DT_INT64 ? bb.getLong() : bb.get();
+      }
+    } else {
+      int listed = t == DataType.DT_INT32 ? p.getIntValCount() : t == DataType.DT_INT64 ? p.getInt64ValCount()
+          : p.getBoolValCount();
+      for (int i = 0; i < n && listed > 0; i++) {
+        int j = Math.min(i, listed - 1);
+        v[i] = t == DataType.DT_INT32 ? p.getIntVal(j) : t == DataType.DT_INT64 ? p.getInt64Val(j)
+            : (p.getBoolVal(j) ? 1 : 0);
       }
     }
     return new DenseTensor(shape, v, t);

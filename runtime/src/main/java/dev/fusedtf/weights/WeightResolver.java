@@ -28,6 +28,11 @@ public final class WeightResolver {
     this.variables = variables;
   }
 
+  /** The graph weights are resolved in. */
+  public ModelGraph graph() {
+    return graph;
+  }
+
   /** The outcome of resolving a weight: its value, or why it is unknown. */
   public record Resolved(DenseTensor value, WeightOrigin origin) {
     /** Whether the value is known. */
