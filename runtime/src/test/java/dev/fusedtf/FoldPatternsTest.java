@@ -137,4 +137,46 @@ class FoldPatternsTest {
       assertSameOutputs(dir, m, 1e-5, 1e-4, 1, 8);
     }
   }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void bnBeforeOneByOneConvFoldsForward(Style style) {
+    Path dir = build(style, new long[] {-1, 5, 5, 3}, (b, x) ->
+        b.relu(b.conv2d(b.batchNorm(b.relu(x, "pre"), "bn", 3), "conv", 1, 1, 3, 4, 1, "SAME", false, false), "r"));
+    try (FusedModel m = load(dir, 1)) {
+      assertEquals("FusedBatchNormV3->Conv2D (forward)", m.report().folds().get(0).pattern());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void bnBeforeValidConvWithBiasFoldsForward(Style style) {
+    Path dir = build(style, new long[] {-1, 6, 6, 3}, (b, x) ->
+        b.conv2d(b.batchNorm(b.relu(x, "pre"), "bn", 3), "conv", 3, 3, 3, 4, 2, "VALID", true, false));
+    try (FusedModel m = load(dir, 1)) {
+      assertEquals("conv/Conv2D", m.report().folds().get(0).into());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void bnBeforeSamePaddedConvIsNotExactSoSkipped(Style style) {
+    Path dir = build(style, new long[] {-1, 6, 6, 3}, (b, x) ->
+        b.conv2d(b.batchNorm(b.relu(x, "pre"), "bn", 3), "conv", 3, 3, 3, 4, 1, "SAME", false, false));
+    try (FusedModel m = FusedModel.load(dir)) {
+      assertEquals(0, m.report().folds().size(), m.report().toText());
+      assertTrue(m.report().skipped().get(0).reason().contains("padding"), m.report().toText());
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void decomposedBnBeforeDenseIsPrecomputedThenFoldedForward(Style style) {
+    Path dir = build(style, new long[] {-1, 6}, (b, x) ->
+        b.dense(b.decomposedBatchNorm(b.relu(x, "pre"), "bn", 6, false, 0), "dense", 6, 3, true, true));
+    try (FusedModel m = load(dir, 1)) {
+      assertTrue(m.report().folds().get(0).pattern().contains("then"), m.report().toText());
+      assertEquals(0, countOps(m.metaGraphDef().getGraphDef(), "Mul", "Rsqrt"), m.report().toText());
+    }
+  }
 }

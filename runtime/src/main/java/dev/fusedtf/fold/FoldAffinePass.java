@@ -50,7 +50,7 @@ public final class FoldAffinePass implements Pass {
   }
 
   /** A matched affine chain {@code last(mul(x, s), t)}: {@code mul} may be null, {@code s}/{@code t} too. */
-  private record Chain(NodeDef last, NodeDef mul, TensorRef x, DenseTensor scale, DenseTensor shift, int computed,
+  record Chain(NodeDef last, NodeDef mul, TensorRef x, DenseTensor scale, DenseTensor shift, int computed,
       String why) {}
 
   @Override
@@ -120,7 +120,7 @@ public final class FoldAffinePass implements Pass {
   }
 
   /** A chain ending at {@code n}, a chain with a skip reason (a BN-like chain that cannot fold), or null. */
-  private Chain match(ModelGraph graph, Body body, NodeDef n, ConstantEvaluator eval) {
+  static Chain match(ModelGraph graph, Body body, NodeDef n, ConstantEvaluator eval) {
     if (!ADDS.contains(n.getOp()) && !n.getOp().equals("Mul")) {
       return null;
     }
@@ -202,7 +202,7 @@ public final class FoldAffinePass implements Pass {
   }
 
   /** Per-channel values of {@code t} for {@code channels} channels on the target's channel axis, or null. */
-  private static double[] perChannel(DenseTensor t, int channels, boolean channelsFirst, int fill) {
+  static double[] perChannel(DenseTensor t, int channels, boolean channelsFirst, int fill) {
     if (t == null) {
       double[] v = new double[channels];
       java.util.Arrays.fill(v, fill);

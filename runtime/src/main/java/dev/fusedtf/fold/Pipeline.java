@@ -38,7 +38,8 @@ public final class Pipeline {
 
   /** The default passes, in order. */
   public static List<Pass> defaultPasses() {
-    return List.of(new ResolveTrainingFlagPass(), new FoldBatchNormPass(), new FoldAffinePass());
+    return List.of(new ResolveTrainingFlagPass(), new FoldBatchNormPass(), new FoldAffinePass(),
+        new FoldForwardPass());
   }
 
   /** Names of the passes that will run. */
@@ -95,7 +96,19 @@ public final class Pipeline {
       }
     }
     LOG.debug("pipeline {}: {} folds, {} skips in {} rounds", passNames(), folds.size(), skips.size(), round);
-    return new Result(graph.graphDef(), changed, List.copyOf(folds), new ArrayList<>(skips.values()), before,
+    return new Result(graph.graphDef(), changed, mergeByNode(folds), new ArrayList<>(skips.values()), before,
         graph.servingNodeCount(), round);
+  }
+
+  /** One entry per folded node: a node rewritten twice (precomputed, then folded forward) reads "a then b". */
+  private static List<Fold> mergeByNode(List<Fold> folds) {
+    Map<String, Fold> byNode = new LinkedHashMap<>();
+    for (Fold f : folds) {
+      String key = f.function() + "/" + f.bn();
+      Fold prev = byNode.get(key);
+      byNode.put(key, prev == null ? f : new Fold(f.bn(), f.into(), prev.pattern() + " then " + f.pattern(),
+          f.function(), prev.pass() + "," + f.pass(), f.note() != null ? f.note() : prev.note()));
+    }
+    return List.copyOf(byNode.values());
   }
 }
