@@ -26,9 +26,10 @@ import java.util.Map;
  * @param check the equivalence check, or null when it was not run (inspect)
  * @param fallbackReason why the original is served although folds were found, or null
  * @param timingsMs load-phase durations in milliseconds ({@code load}, {@code fold}, {@code check}, ...)
+ * @param rewrites other rewrites that fold no BatchNorm (an NCHW chain turned NHWC)
  */
 public record FoldReport(String model, String served, List<Fold> folds, List<Skip> skipped, int nodesBefore,
-    int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs) {
+    int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites) {
 
   private static final Gson GSON = new GsonBuilder()
       .setPrettyPrinting()
@@ -42,6 +43,7 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
     folds = List.copyOf(folds);
     skipped = List.copyOf(skipped);
     timingsMs = timingsMs == null ? Map.of() : new LinkedHashMap<>(timingsMs);
+    rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
   }
 
   /** Whether the fused graph is the one served. */
@@ -68,6 +70,13 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
       }
       if (f.note() != null) {
         sb.append("  (").append(f.note()).append(')');
+      }
+      sb.append('\n');
+    }
+    for (Fold f : rewrites) {
+      sb.append("  rewrite  ").append(f.pattern()).append(" from ").append(f.bn());
+      if (f.function() != null) {
+        sb.append("  in ").append(f.function());
       }
       sb.append('\n');
     }

@@ -62,14 +62,14 @@ public final class FusedGraph {
     if (!r.changed()) {
       return new FusedGraph(model, model.graphDef(), new FoldReport(model.source(), "original", r.folds(), r.skips(),
           r.nodesBefore(), r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null,
-          timings));
+          timings, r.rewrites()));
     }
     long tc = System.nanoTime();
     CheckResult check = check(model, r.graph(), options);
     timings.put("check", (System.nanoTime() - tc) / 1_000_000);
     if (check.passed()) {
       return new FusedGraph(model, r.graph(), new FoldReport(model.source(), "fused", r.folds(), r.skips(),
-          r.nodesBefore(), r.nodesAfter(), check, null, timings));
+          r.nodesBefore(), r.nodesAfter(), check, null, timings, r.rewrites()));
     }
     String why = "check failed: " + (check.note() != null ? check.note()
         : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
@@ -77,7 +77,7 @@ public final class FusedGraph {
       throw new FusedTfException(model.source() + ": fused graph rejected (strict mode): " + why);
     }
     return new FusedGraph(model, model.graphDef(), new FoldReport(model.source(), "original", r.folds(), r.skips(),
-        r.nodesBefore(), r.nodesAfter(), check, why, timings));
+        r.nodesBefore(), r.nodesAfter(), check, why, timings, r.rewrites()));
   }
 
   private static CheckResult check(GraphModel model, org.tensorflow.proto.GraphDef fused, FusedModelOptions options) {

@@ -98,7 +98,7 @@ final class FusedModelLoader {
       timings.put("load", ms(t));
       Pipeline.Result r = fold(original, original.metaGraphDef());
       return new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(), r.nodesAfter(), null,
-          null, timings);
+          null, timings, r.rewrites());
     }
   }
 
@@ -112,7 +112,7 @@ final class FusedModelLoader {
       Pipeline.Result r = fold(original, meta);
       if (!r.changed()) {
         FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
-            r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, timings);
+            r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, timings, r.rewrites());
         LOG.info("{}: nothing to fold ({} BatchNorm skipped)", dir, r.skips().size());
         return new FusedModel(dir.toString(), original, meta, report);
       }
@@ -139,7 +139,7 @@ final class FusedModelLoader {
       }
       if (check.passed()) {
         FoldReport report = new FoldReport(dir.toString(), "fused", r.folds(), r.skips(), r.nodesBefore(),
-            r.nodesAfter(), check, null, timings);
+            r.nodesAfter(), check, null, timings, r.rewrites());
         LOG.info("{}: folded {} BatchNorm(s), check passed (max abs diff {}, max rel diff {})", dir,
             r.folds().size(), check.maxAbsDiff(), check.maxRelDiff());
         original.close();
@@ -154,7 +154,7 @@ final class FusedModelLoader {
       }
       LOG.warn("{}: serving the original graph: {}", dir, why);
       FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
-          r.nodesAfter(), check, why, timings);
+          r.nodesAfter(), check, why, timings, r.rewrites());
       SavedModelBundle served = original;
       original = null;
       return new FusedModel(dir.toString(), served, meta, report);

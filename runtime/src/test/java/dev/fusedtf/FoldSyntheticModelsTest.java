@@ -155,6 +155,28 @@ class FoldSyntheticModelsTest {
     Path dir = b.write(tmp.resolve("nchw"));
     try (FusedModel m = foldAndCheck(dir, 1)) {
       assertEquals("Conv2D+BiasAdd+FusedBatchNormV3", m.report().folds().get(0).pattern());
+      assertEquals(1, m.report().rewrites().size(), m.report().toText());
+      assertTrue(m.report().rewrites().get(0).pattern().startsWith("NCHW->NHWC"));
+      String graph = m.metaGraphDef().getGraphDef().toString();
+      assertTrue(!graph.contains("NCHW"), "no channels-first op left");
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void nchwChainWithResidualAddRunsChannelsLast(Style style) {
+    NetBuilder b = new NetBuilder(style, 13);
+    String x = b.input("x", -1, 4, 6, 6);
+    String a = b.relu(b.conv2d(x, "c1", 3, 3, 4, 4, 1, "SAME", true, true), "r1");
+    String c = b.conv2d(a, "c2", 1, 1, 4, 4, 1, "SAME", false, true);
+    b.output("y", b.relu(b.add(a, c, "add"), "r2"));
+    b.output("mid", a);
+    Path dir = b.write(tmp.resolve("nchw2"));
+    try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().strict(true).build())) {
+      assertEquals(0, m.report().folds().size());
+      assertEquals(1, m.report().rewrites().size(), m.report().toText());
+      assertTrue(m.isFused());
+      assertSameOutputs(dir, m, 1e-5, 1e-4, 1, 3);
     }
   }
 

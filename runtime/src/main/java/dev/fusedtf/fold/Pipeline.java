@@ -38,8 +38,8 @@ public final class Pipeline {
 
   /** The default passes, in order. */
   public static List<Pass> defaultPasses() {
-    return List.of(new ResolveTrainingFlagPass(), new FoldBatchNormPass(), new FoldAffinePass(),
-        new FoldForwardPass());
+    return List.of(new NchwToNhwcPass(), new ResolveTrainingFlagPass(), new FoldBatchNormPass(),
+        new FoldAffinePass(), new FoldForwardPass());
   }
 
   /** Names of the passes that will run. */
@@ -49,7 +49,7 @@ public final class Pipeline {
 
   /** The outcome of a pipeline run. */
   public record Result(GraphDef graph, boolean changed, List<Fold> folds, List<Skip> skips, int nodesBefore,
-      int nodesAfter, int rounds) {}
+      int nodesAfter, int rounds, List<Fold> rewrites) {}
 
   /**
    * Rewrites {@code input} to a fixed point.
@@ -72,6 +72,7 @@ public final class Pipeline {
     ModelGraph graph = new ModelGraph(input, fetchNodes, fedNodes);
     int before = graph.servingNodeCount();
     List<Fold> folds = new ArrayList<>();
+    List<Fold> rewrites = new ArrayList<>();
     Map<String, Skip> skips = new LinkedHashMap<>();
     boolean changed = false;
     int round = 0;
@@ -82,6 +83,7 @@ public final class Pipeline {
       for (Pass pass : passes) {
         PassResult r = pass.run(graph, new WeightResolver(graph, variables));
         folds.addAll(r.folds());
+        rewrites.addAll(r.rewrites());
         for (Skip s : r.skips()) {
           skips.put(s.function() + "/" + s.bn(), s);
         }
@@ -97,7 +99,7 @@ public final class Pipeline {
     }
     LOG.debug("pipeline {}: {} folds, {} skips in {} rounds", passNames(), folds.size(), skips.size(), round);
     return new Result(graph.graphDef(), changed, mergeByNode(folds), new ArrayList<>(skips.values()), before,
-        graph.servingNodeCount(), round);
+        graph.servingNodeCount(), round, List.copyOf(rewrites));
   }
 
   /** One entry per folded node: a node rewritten twice (precomputed, then folded forward) reads "a then b". */
