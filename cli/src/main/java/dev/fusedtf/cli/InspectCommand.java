@@ -1,0 +1,27 @@
+package dev.fusedtf.cli;
+
+import dev.fusedtf.FusedModel;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
+
+/** {@code fusedtf inspect}: what would fold and what would not, and why, without building the fused model. */
+@Command(name = "inspect", mixinStandardHelpOptions = true, defaultValueProvider = ModelArgs.LibraryDefaults.class,
+    description = "Show which BatchNorms would fold (and why the others would not), without folding.")
+final class InspectCommand implements Callable<Integer> {
+  @Spec
+  CommandSpec spec;
+
+  @Mixin
+  ModelArgs model;
+
+  @Override
+  public Integer call() {
+    return CliErrors.run(spec, () -> {
+      model.print(spec, FusedModel.inspect(model.modelDir, model.options(spec).build()));
+      return 0;
+    });
+  }
+}
