@@ -73,11 +73,12 @@ public final class FusedGraph {
     }
     String why = "check failed: " + (check.note() != null ? check.note()
         : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
+    FoldReport report = new FoldReport(model.source(), "original", r.folds(), r.skips(), r.nodesBefore(),
+        r.nodesAfter(), check, why, timings, r.rewrites());
     if (options.strict()) {
-      throw new FusedTfException(model.source() + ": fused graph rejected (strict mode): " + why);
+      throw new CheckFailedException(model.source() + ": fused graph rejected (strict mode): " + why, report);
     }
-    return new FusedGraph(model, model.graphDef(), new FoldReport(model.source(), "original", r.folds(), r.skips(),
-        r.nodesBefore(), r.nodesAfter(), check, why, timings, r.rewrites()));
+    return new FusedGraph(model, model.graphDef(), report);
   }
 
   private static CheckResult check(GraphModel model, org.tensorflow.proto.GraphDef fused, FusedModelOptions options) {

@@ -149,12 +149,12 @@ final class FusedModelLoader {
       }
       String why = "check failed: " + (check.note() != null ? check.note()
           : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
-      if (options.strict()) {
-        throw new FusedTfException(dir + ": fused model rejected (strict mode): " + why);
-      }
-      LOG.warn("{}: serving the original graph: {}", dir, why);
       FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
           r.nodesAfter(), check, why, timings, r.rewrites());
+      if (options.strict()) {
+        throw new CheckFailedException(dir + ": fused model rejected (strict mode): " + why, report);
+      }
+      LOG.warn("{}: serving the original graph: {}", dir, why);
       SavedModelBundle served = original;
       original = null;
       return new FusedModel(dir.toString(), served, meta, report);

@@ -1,5 +1,6 @@
 package dev.fusedtf.cli;
 
+import dev.fusedtf.CheckFailedException;
 import dev.fusedtf.FusedTfException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -11,10 +12,18 @@ import picocli.CommandLine.Model.CommandSpec;
 final class CliErrors {
   private CliErrors() {}
 
-  /** Runs {@code body}; a {@link FusedTfException}, {@link IllegalArgumentException} or I/O error gives exit 2. */
+  /**
+   * Runs {@code body}; a failed check in strict mode gives exit 1; a {@link FusedTfException}, {@link IllegalArgumentException} or I/O error
+   * gives exit 2.
+   */
   static int run(CommandSpec spec, IntSupplier body) {
     try {
       return body.getAsInt();
+    } catch (CheckFailedException e) {
+      PrintWriter err = spec.commandLine().getErr();
+      err.println("error: " + oneLine(e));
+      err.flush();
+      return 1;
     } catch (FusedTfException | IllegalArgumentException | UncheckedIOException e) {
       PrintWriter err = spec.commandLine().getErr();
       err.println("error: " + oneLine(e));

@@ -17,11 +17,11 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "fusedtf 0.1.0",
     description = "Folds BatchNorm into the convolutions of TensorFlow SavedModels, checks and serves the result.",
-    subcommands = {InspectCommand.class, VerifyCommand.class, DemoCommand.class},
+    subcommands = {InspectCommand.class, VerifyCommand.class, FuseCommand.class, DemoCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
         "0:success",
-        "1:the fused model did not match the original (verify, demo)",
+        "1:the fused model did not match the original (verify, fuse, demo)",
         "2:bad usage, or the model could not be loaded"})
 public final class FusedTfCli {
 

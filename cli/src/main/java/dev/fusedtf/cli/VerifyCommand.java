@@ -21,7 +21,7 @@ final class VerifyCommand implements Callable<Integer> {
   ModelArgs model;
 
   @Option(names = "--strict",
-      description = "Fail loading when the check fails (exit 2 with the reason) instead of reporting it (exit 1).")
+      description = "Fail loading when the check fails (exit 1 with the reason) instead of serving the original.")
   boolean strict;
 
   @Option(names = "--atol", paramLabel = "X", description = "Absolute tolerance of the check (default: ${DEFAULT-VALUE}).")

@@ -24,9 +24,20 @@ public final class Pipeline {
 
   private final List<Pass> passes;
 
-  /** A pipeline of these passes, in this order, minus those named in {@code disabled}. */
+  /**
+   * A pipeline of these passes, in this order, minus those named in {@code disabled}.
+   *
+   * @throws IllegalArgumentException when {@code disabled} names no pass
+   */
   public Pipeline(List<Pass> passes, Collection<String> disabled) {
     Set<String> off = Set.copyOf(disabled);
+    Set<String> known = new java.util.TreeSet<>();
+    passes.forEach(p -> known.add(p.name()));
+    for (String name : off) {
+      if (!known.contains(name)) {
+        throw new IllegalArgumentException("unknown pass '" + name + "'; passes: " + String.join(", ", known));
+      }
+    }
     List<Pass> on = new ArrayList<>();
     for (Pass p : passes) {
       if (!off.contains(p.name())) {

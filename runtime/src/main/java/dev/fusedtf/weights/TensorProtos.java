@@ -101,6 +101,59 @@ public final class TensorProtos {
         .build();
   }
 
+  /**
+   * A native tensor holding a TensorProto's value (float, double, int32, int64, bool, string). The caller
+   * closes it.
+   *
+   * @throws IllegalArgumentException for other dtypes
+   */
+  public static Tensor toTensor(TensorProto p) {
+    org.tensorflow.ndarray.Shape shape = org.tensorflow.ndarray.Shape.of(shapeOf(p.getTensorShape()));
+    DataType t = p.getDtype();
+    if (t == DataType.DT_STRING) {
+      int n = Math.toIntExact(shape.size());
+      byte[][] v = new byte[n][];
+      for (int i = 0; i < n; i++) {
+        v[i] = p.getStringVal(Math.min(i, p.getStringValCount() - 1)).toByteArray();
+      }
+      return org.tensorflow.types.TString.tensorOfBytes(shape, org.tensorflow.ndarray.buffer.DataBuffers.ofObjects(v));
+    }
+    double[] v = decode(p).values();
+    return switch (t) {
+      case DT_FLOAT -> {
+        float[] f = new float[v.length];
+        for (int i = 0; i < f.length; i++) {
+          f[i] = (float) v[i];
+        }
+        yield org.tensorflow.types.TFloat32.tensorOf(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(f, true, false));
+      }
+      case DT_DOUBLE -> org.tensorflow.types.TFloat64.tensorOf(shape,
+          org.tensorflow.ndarray.buffer.DataBuffers.of(v, true, false));
+      case DT_INT32 -> {
+        int[] a = new int[v.length];
+        for (int i = 0; i < a.length; i++) {
+          a[i] = (int) v[i];
+        }
+        yield org.tensorflow.types.TInt32.tensorOf(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(a, true, false));
+      }
+      case DT_INT64 -> {
+        long[] a = new long[v.length];
+        for (int i = 0; i < a.length; i++) {
+          a[i] = (long) v[i];
+        }
+        yield org.tensorflow.types.TInt64.tensorOf(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(a, true, false));
+      }
+      case DT_BOOL -> {
+        boolean[] a = new boolean[v.length];
+        for (int i = 0; i < a.length; i++) {
+          a[i] = v[i] != 0;
+        }
+        yield org.tensorflow.types.TBool.tensorOf(shape, org.tensorflow.ndarray.buffer.DataBuffers.of(a, true, false));
+      }
+      default -> throw new IllegalArgumentException("unsupported dtype " + t);
+    };
+  }
+
   /** Reads a native float or double tensor into Java. */
   public static DenseTensor fromTensor(Tensor tensor) {
     DataType dt = tensor.dataType();

@@ -1,0 +1,20 @@
+package dev.fusedtf;
+
+/**
+ * Thrown in strict mode when the fused model's outputs do not match the original's; {@link #report()} holds the
+ * figures.
+ */
+public class CheckFailedException extends FusedTfException {
+  private final transient FoldReport report;
+
+  /** An exception with its message and the report of the failed load. */
+  public CheckFailedException(String message, FoldReport report) {
+    super(message);
+    this.report = report;
+  }
+
+  /** The report, with the check's figures and the reason. */
+  public FoldReport report() {
+    return report;
+  }
+}
