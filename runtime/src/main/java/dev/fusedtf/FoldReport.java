@@ -31,10 +31,32 @@ import java.util.Map;
 public record FoldReport(String model, String served, List<Fold> folds, List<Skip> skipped, int nodesBefore,
     int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites) {
 
+  /** NaN and infinities (a check that could not run) are written as null: JSON has no such numbers. */
+  private static final com.google.gson.TypeAdapter<Double> FINITE_OR_NULL = new com.google.gson.TypeAdapter<>() {
+    @Override
+    public void write(com.google.gson.stream.JsonWriter out, Double v) throws java.io.IOException {
+      if (v == null || v.isNaN() || v.isInfinite()) {
+        out.nullValue();
+      } else {
+        out.value(v);
+      }
+    }
+
+    @Override
+    public Double read(com.google.gson.stream.JsonReader in) throws java.io.IOException {
+      if (in.peek() == com.google.gson.stream.JsonToken.NULL) {
+        in.nextNull();
+        return Double.NaN;
+      }
+      return in.nextDouble();
+    }
+  };
+
   private static final Gson GSON = new GsonBuilder()
       .setPrettyPrinting()
       .serializeNulls()
-      .serializeSpecialFloatingPointValues()
+      .registerTypeAdapter(Double.class, FINITE_OR_NULL)
+      .registerTypeAdapter(double.class, FINITE_OR_NULL)
       .disableHtmlEscaping()
       .create();
 

@@ -105,8 +105,7 @@ class FoldPatternsTest {
     try (FusedModel m = load(dir, 2)) {
       List<String> patterns = m.report().folds().stream().map(Fold::pattern).toList();
       assertTrue(patterns.contains("Conv2D+AddV2(bias)"), patterns.toString());
-      assertTrue(patterns.contains("Conv2D+BiasAdd+Identity+FusedBatchNormV3")
-          || patterns.contains("Conv2D+Identity+BiasAdd+FusedBatchNormV3"), patterns.toString());
+      assertTrue(patterns.contains("Conv2D+BiasAdd+Identity+FusedBatchNormV3"), patterns.toString());
     }
   }
 

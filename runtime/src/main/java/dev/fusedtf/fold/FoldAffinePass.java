@@ -78,7 +78,8 @@ public final class FoldAffinePass implements Pass {
           continue;
         }
         String kind = c.computed() > 0 ? "DecomposedBatchNorm"
-            : c.mul() != null ? (c.shift() != null ? "Scale(Mul+" + n.getOp() + ")" : "Scale(Mul)")
+            : c.mul() != null ? "Scale(Mul+" + n.getOp() + ")"
+            : n.getOp().equals("Mul") ? "Scale(Mul)"
             : n.getOp() + "(bias)";
         NodeDef reader = c.mul() != null ? c.mul() : n;
         LinearFold.Found found = LinearFold.find(graph, body, c.x(), reader, weights);

@@ -30,7 +30,7 @@ final class LinearFold {
       ChannelMath.KernelLayout layout, double[] biasValues, boolean channelsFirst, List<NodeDef> identities) {
     /** Pattern prefix, e.g. {@code Conv2D+BiasAdd}. */
     String pattern() {
-      return conv.getOp() + (identities.isEmpty() ? "" : "+Identity") + (bias != null ? "+BiasAdd" : "");
+      return conv.getOp() + (bias != null ? "+BiasAdd" : "") + (identities.isEmpty() ? "" : "+Identity");
     }
 
     int channels() {
