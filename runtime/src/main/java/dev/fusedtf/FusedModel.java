@@ -1,6 +1,9 @@
 package dev.fusedtf;
 
 import dev.fusedtf.check.CheckResult;
+import dev.fusedtf.metrics.FusedTfMetrics;
+import dev.fusedtf.serving.Input;
+import dev.fusedtf.serving.Prediction;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -32,8 +35,19 @@ import org.tensorflow.proto.MetaGraphDef;
  * built from the signatures. If the outputs differ beyond the tolerance the original graph is served (with the
  * reason in {@link #report()}), or, in strict mode, loading fails. Then the unused session is closed.
  *
+ * <p>{@link #predict(String, Map)} returns a {@link Prediction} that owns the output tensors;
+ * {@link #predictArrays(String, Map)} takes plain Java arrays ({@link Input}) and builds and frees the input
+ * tensors itself:
+ *
+ * <pre>{@code
+ * try (Prediction p = model.predictArrays("serving_default", Map.of("x", Input.of(pixels, 1, 28, 28, 1)))) {
+ *   float[] y = p.floats("y");
+ * }
+ * }</pre>
+ *
  * <p>Calls are thread-safe; {@link #close()} waits for calls in flight, and calls after it fail with
- * {@link IllegalStateException}. A {@code FusedModel} holds native memory: always close it.
+ * {@link IllegalStateException}. A {@code FusedModel} holds native memory: always close it. With a
+ * {@code MeterRegistry} in the options, calls and loads are measured (see {@link FusedTfMetrics}).
  */
 public final class FusedModel implements AutoCloseable {
   private final String name;
@@ -42,10 +56,13 @@ public final class FusedModel implements AutoCloseable {
   private final FoldReport report;
   private final Map<String, Signature> signatures;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+  private final FusedTfMetrics metrics;
   private volatile boolean closed;
 
-  FusedModel(String name, SavedModelBundle bundle, MetaGraphDef servedMeta, FoldReport report) {
+  FusedModel(String name, SavedModelBundle bundle, MetaGraphDef servedMeta, FoldReport report,
+      FusedTfMetrics metrics) {
     this.name = name;
+    this.metrics = metrics;
     this.bundle = bundle;
     this.servedMeta = servedMeta;
     this.report = report;
@@ -56,6 +73,8 @@ public final class FusedModel implements AutoCloseable {
       }
     }
     this.signatures = sigs;
+    metrics.registerSignatures(sigs.keySet());
+    metrics.registerGauges(report.folds().size(), report.nodesBefore(), report.nodesAfter());
   }
 
   /**
@@ -144,25 +163,88 @@ public final class FusedModel implements AutoCloseable {
    * @throws IllegalStateException after {@link #close()}
    */
   public Result call(String key, Map<String, ? extends Tensor> inputs) {
-    Signature sig = signature(key);
-    InputValidator.validate(sig, inputs);
-    ReentrantReadWriteLock.ReadLock r = lock.readLock();
-    r.lock();
+    long start = System.nanoTime();
+    String sigTag = FusedTfMetrics.UNKNOWN_SIGNATURE;
+    FusedTfMetrics.Outcome outcome = FusedTfMetrics.Outcome.ERROR;
     try {
-      if (closed) {
-        throw new IllegalStateException("model " + name + " is closed");
+      Signature sig = signature(key);
+      sigTag = sig.key();
+      InputValidator.validate(sig, inputs);
+      ReentrantReadWriteLock.ReadLock r = lock.readLock();
+      r.lock();
+      try {
+        if (closed) {
+          throw new IllegalStateException("model " + name + " is closed");
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, Tensor> in = (Map<String, Tensor>) inputs;
+        Result result = bundle.session().run(sig, in);
+        outcome = FusedTfMetrics.Outcome.SUCCESS;
+        return result;
+      } finally {
+        r.unlock();
       }
-      @SuppressWarnings("unchecked")
-      Map<String, Tensor> in = (Map<String, Tensor>) inputs;
-      return bundle.session().run(sig, in);
+    } catch (IllegalArgumentException e) {
+      outcome = FusedTfMetrics.Outcome.INVALID_INPUT;
+      throw e;
     } finally {
-      r.unlock();
+      metrics.recordPredict(sigTag, outcome, System.nanoTime() - start);
     }
   }
 
   /** Runs the default signature. @see #call(String, Map) */
   public Result call(Map<String, ? extends Tensor> inputs) {
     return call(defaultSignature().key(), inputs);
+  }
+
+  /**
+   * Runs signature {@code key} on {@code inputs} after validating them (names, dtype, rank, fixed dimensions)
+   * and returns the outputs as a {@link Prediction}, which the caller closes. The inputs stay the caller's.
+   * Thread-safe.
+   *
+   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public Prediction predict(String key, Map<String, ? extends Tensor> inputs) {
+    Result result = call(key, inputs);
+    return new Prediction(key, result);
+  }
+
+  /** Runs the default signature. @see #predict(String, Map) */
+  public Prediction predict(Map<String, ? extends Tensor> inputs) {
+    return predict(defaultSignature().key(), inputs);
+  }
+
+  /**
+   * Runs signature {@code key} on inputs given as plain Java arrays: builds the tensors, validates and runs them
+   * as {@link #predict(String, Map)} does, and frees them before returning. (A different name from
+   * {@code predict} because both maps erase to the same type.)
+   *
+   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws IllegalStateException after {@link #close()}
+   */
+  public Prediction predictArrays(String key, Map<String, Input> inputs) {
+    if (inputs == null) {
+      throw new IllegalArgumentException("inputs must not be null");
+    }
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, Input> e : inputs.entrySet()) {
+        if (e.getValue() == null) {
+          throw new IllegalArgumentException("input '" + e.getKey() + "' is null");
+        }
+        tensors.put(e.getKey(), e.getValue().toTensor());
+      }
+      return predict(key, tensors);
+    } finally {
+      // safe: outputs hold their own references to any buffer they share with an input
+      tensors.values().forEach(Tensor::close);
+    }
+  }
+
+  /** Runs the default signature on plain Java arrays. @see #predictArrays(String, Map) */
+  public Prediction predictArrays(Map<String, Input> inputs) {
+    return predictArrays(defaultSignature().key(), inputs);
   }
 
   /** The served session (owned by this model: do not close it). */
@@ -195,6 +277,7 @@ public final class FusedModel implements AutoCloseable {
         return;
       }
       closed = true;
+      metrics.removeGauges();
       bundle.close();
     } finally {
       w.unlock();

@@ -7,6 +7,7 @@ import dev.fusedtf.fold.Pipeline;
 import dev.fusedtf.formats.SavedModelFiles;
 import dev.fusedtf.graph.Body;
 import dev.fusedtf.graph.TensorRef;
+import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.weights.SessionVariableStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,10 +33,21 @@ final class FusedModelLoader {
   private final Path dir;
   private final FusedModelOptions options;
   private final Map<String, Long> timings = new LinkedHashMap<>();
+  private final FusedTfMetrics metrics;
 
   FusedModelLoader(Path dir, FusedModelOptions options) {
     this.dir = dir;
     this.options = options;
+    this.metrics = FusedTfMetrics.of(options.meterRegistry(), modelTag(dir, options));
+  }
+
+  /** The {@code model} tag: the option, or the directory's name. */
+  static String modelTag(Path dir, FusedModelOptions options) {
+    if (options.modelName() != null) {
+      return options.modelName();
+    }
+    Path name = dir.toAbsolutePath().normalize().getFileName();
+    return name != null ? name.toString() : dir.toString();
   }
 
   /** Loads the original model as {@code SavedModelBundle.load} would, with clear errors. */
@@ -103,6 +115,14 @@ final class FusedModelLoader {
   }
 
   FusedModel load() {
+    try {
+      return loadAndCheck();
+    } finally {
+      metrics.recordLoadPhases(timings);
+    }
+  }
+
+  private FusedModel loadAndCheck() {
     long t = System.nanoTime();
     SavedModelBundle original = loadBundle(dir, options);
     timings.put("load", ms(t));
@@ -114,7 +134,7 @@ final class FusedModelLoader {
         FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
             r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, timings, r.rewrites());
         LOG.info("{}: nothing to fold ({} BatchNorm skipped)", dir, r.skips().size());
-        return new FusedModel(dir.toString(), original, meta, report);
+        return new FusedModel(dir.toString(), original, meta, report, metrics);
       }
       MetaGraphDef fusedMeta = meta.toBuilder().setGraphDef(r.graph()).build();
       long tb = System.nanoTime();
@@ -145,7 +165,7 @@ final class FusedModelLoader {
         original.close();
         SavedModelBundle served = fused;
         fused = null;
-        return new FusedModel(dir.toString(), served, fusedMeta, report);
+        return new FusedModel(dir.toString(), served, fusedMeta, report, metrics);
       }
       String why = "check failed: " + (check.note() != null ? check.note()
           : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
@@ -157,7 +177,7 @@ final class FusedModelLoader {
       LOG.warn("{}: serving the original graph: {}", dir, why);
       SavedModelBundle served = original;
       original = null;
-      return new FusedModel(dir.toString(), served, meta, report);
+      return new FusedModel(dir.toString(), served, meta, report, metrics);
     } catch (RuntimeException e) {
       if (original != null) {
         original.close();

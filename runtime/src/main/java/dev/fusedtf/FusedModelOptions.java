@@ -2,6 +2,7 @@ package dev.fusedtf;
 
 import dev.fusedtf.check.ProbeSupplier;
 import dev.fusedtf.fold.Pass;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -10,7 +11,8 @@ import org.tensorflow.proto.ConfigProto;
 
 /**
  * The {@code FusedModelOptions} is the immutable set of choices for {@link FusedModel#load(java.nio.file.Path,
- * FusedModelOptions)}: tags, session config, check tolerance and probes, passes to disable, strict mode.
+ * FusedModelOptions)}: tags, session config, check tolerance and probes, passes to disable, strict mode, and
+ * where metrics go (a {@link MeterRegistry} and the {@code model} tag; no registry, no metrics).
  *
  * <pre>{@code
  * FusedModelOptions opts = FusedModelOptions.builder()
@@ -32,6 +34,8 @@ public final class FusedModelOptions {
   private final long seed;
   private final ProbeSupplier probes;
   private final List<Pass> extraPasses;
+  private final MeterRegistry meterRegistry;
+  private final String modelName;
 
   private FusedModelOptions(Builder b) {
     this.tags = b.tags.clone();
@@ -44,6 +48,8 @@ public final class FusedModelOptions {
     this.seed = b.seed;
     this.probes = b.probes;
     this.extraPasses = List.copyOf(b.extraPasses);
+    this.meterRegistry = b.meterRegistry;
+    this.modelName = b.modelName;
   }
 
   /** The defaults: tag {@code serve}, tolerance 1e-5 absolute / 1e-4 relative, probes at batch 1 and 8. */
@@ -69,6 +75,8 @@ public final class FusedModelOptions {
     b.seed = seed;
     b.probes = probes;
     b.extraPasses = new ArrayList<>(extraPasses);
+    b.meterRegistry = meterRegistry;
+    b.modelName = modelName;
     return b;
   }
 
@@ -122,26 +130,38 @@ public final class FusedModelOptions {
     return extraPasses;
   }
 
+  /** Where metrics are recorded, or null for none (the default). */
+  public MeterRegistry meterRegistry() {
+    return meterRegistry;
+  }
+
+  /** The {@code model} tag of metrics, or null for the model directory's name. */
+  public String modelName() {
+    return modelName;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof FusedModelOptions x && Arrays.equals(tags, x.tags) && Objects.equals(config, x.config)
         && absTolerance == x.absTolerance && relTolerance == x.relTolerance
         && disabledPasses.equals(x.disabledPasses) && strict == x.strict
         && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes)
-        && extraPasses.equals(x.extraPasses);
+        && extraPasses.equals(x.extraPasses) && meterRegistry == x.meterRegistry
+        && Objects.equals(modelName, x.modelName);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
-        Arrays.hashCode(probeBatches), seed, probes, extraPasses);
+        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName);
   }
 
   @Override
   public String toString() {
     return "FusedModelOptions{tags=" + Arrays.toString(tags) + ", atol=" + absTolerance + ", rtol=" + relTolerance
         + ", disabled=" + disabledPasses + ", strict=" + strict + ", batches=" + Arrays.toString(probeBatches)
-        + ", seed=" + seed + "}";
+        + ", seed=" + seed + (modelName != null ? ", modelName=" + modelName : "")
+        + (meterRegistry != null ? ", metrics=on" : "") + "}";
   }
 
   /** Builds {@link FusedModelOptions}. */
@@ -156,6 +176,8 @@ public final class FusedModelOptions {
     private long seed = 42;
     private ProbeSupplier probes;
     private List<Pass> extraPasses = new ArrayList<>();
+    private MeterRegistry meterRegistry;
+    private String modelName;
 
     private Builder() {}
 
@@ -217,6 +239,24 @@ public final class FusedModelOptions {
     /** Runs {@code pass} after the built-in passes. */
     public Builder addPass(Pass pass) {
       this.extraPasses.add(Objects.requireNonNull(pass));
+      return this;
+    }
+
+    /**
+     * Records metrics ({@code fusedtf.predict}, {@code fusedtf.load}, {@code fusedtf.folds},
+     * {@code fusedtf.nodes}) into {@code registry}; null (the default) records none.
+     */
+    public Builder meterRegistry(MeterRegistry registry) {
+      this.meterRegistry = registry;
+      return this;
+    }
+
+    /** The {@code model} tag of metrics (default: the model directory's name). */
+    public Builder modelName(String name) {
+      if (name != null && name.isBlank()) {
+        throw new IllegalArgumentException("model name must not be blank");
+      }
+      this.modelName = name;
       return this;
     }
 

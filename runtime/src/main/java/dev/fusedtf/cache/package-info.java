@@ -1,0 +1,5 @@
+/**
+ * A shared, reference-counted cache of loaded models: {@link dev.fusedtf.cache.FusedModelCache}, built on
+ * Caffeine.
+ */
+package dev.fusedtf.cache;
