@@ -6,6 +6,7 @@ import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.github.benmanes.caffeine.cache.Ticker;
 import com.github.benmanes.caffeine.cache.stats.CacheStats;
 import dev.fusedtf.FusedModel;
+import dev.fusedtf.serving.RefCounted;
 import dev.fusedtf.FusedModelOptions;
 import dev.fusedtf.FusedTfException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -275,62 +276,40 @@ public final class FusedModelCache implements AutoCloseable {
     }
   }
 
-  /** A cached model and its lease count; closed when retired from the cache and no lease is left. */
+  /**
+   * A cached model: the cache holds the owner's reference of a {@link RefCounted}, each lease one more; retiring
+   * the entry drops the owner's reference, so the model closes when it is retired and no lease is left.
+   */
   private static final class Entry {
     private final FusedModel model;
-    private int leases;
-    private boolean retired;
+    private final RefCounted ref;
+    private final AtomicBoolean retired = new AtomicBoolean();
 
     Entry(FusedModel model) {
       this.model = model;
+      this.ref = new RefCounted(model);
     }
 
     Lease acquire() {
-      synchronized (this) {
-        if (retired) {
-          return null;
-        }
-        leases++;
+      if (!ref.tryRetain()) {
+        return null;
+      }
+      if (retired.get()) { // retired while we retained: give the reference back
+        ref.release();
+        return null;
       }
       return new Lease(this);
     }
 
     void release() {
-      boolean close;
-      synchronized (this) {
-        leases--;
-        close = retired && leases == 0;
-      }
-      if (close) {
-        closeModel("its last lease was released");
-      }
+      ref.release();
     }
 
     void retire(RemovalCause cause) {
-      boolean close;
-      int held;
-      synchronized (this) {
-        if (retired) {
-          return;
-        }
-        retired = true;
-        held = leases;
-        close = leases == 0;
-      }
-      if (close) {
-        closeModel("removed from the cache (" + cause + ")");
-      } else {
-        LOG.debug("{} removed from the cache ({}); closing when {} lease(s) are released", model.name(), cause,
-            held);
-      }
-    }
-
-    private void closeModel(String why) {
-      LOG.debug("closing {}: {}", model.name(), why);
-      try {
-        model.close();
-      } catch (RuntimeException e) {
-        LOG.warn("closing {} failed: {}", model.name(), e.toString());
+      if (retired.compareAndSet(false, true)) {
+        LOG.debug("{} removed from the cache ({}); closing when its {} lease(s) are released", model.name(), cause,
+            ref.references() - 1);
+        ref.release();
       }
     }
   }
