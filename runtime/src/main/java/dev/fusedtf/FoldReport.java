@@ -5,6 +5,8 @@ import com.google.gson.GsonBuilder;
 import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.fold.Fold;
 import dev.fusedtf.fold.Skip;
+import dev.fusedtf.measure.Speedup;
+import dev.fusedtf.measure.WarmupResult;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -27,9 +29,12 @@ import java.util.Map;
  * @param fallbackReason why the original is served although folds were found, or null
  * @param timingsMs load-phase durations in milliseconds ({@code load}, {@code fold}, {@code check}, ...)
  * @param rewrites other rewrites that fold no BatchNorm (an NCHW chain turned NHWC)
+ * @param warmup what warm-up at load did, or null when none ran
+ * @param speedup the original and the fused model timed at load, or null when not measured
  */
 public record FoldReport(String model, String served, List<Fold> folds, List<Skip> skipped, int nodesBefore,
-    int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites) {
+    int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites,
+    WarmupResult warmup, Speedup speedup) {
 
   /** NaN and infinities (a check that could not run) are written as null: JSON has no such numbers. */
   private static final com.google.gson.TypeAdapter<Double> FINITE_OR_NULL = new com.google.gson.TypeAdapter<>() {
@@ -66,6 +71,13 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
     skipped = List.copyOf(skipped);
     timingsMs = timingsMs == null ? Map.of() : new LinkedHashMap<>(timingsMs);
     rewrites = rewrites == null ? List.of() : List.copyOf(rewrites);
+  }
+
+  /** A report with no warm-up or speed figures (yet). */
+  public FoldReport(String model, String served, List<Fold> folds, List<Skip> skipped, int nodesBefore,
+      int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites) {
+    this(model, served, folds, skipped, nodesBefore, nodesAfter, check, fallbackReason, timingsMs, rewrites, null,
+        null);
   }
 
   /** Whether the fused graph is the one served. */
@@ -116,6 +128,15 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
       if (check.note() != null) {
         sb.append("  note: ").append(check.note()).append('\n');
       }
+    }
+    if (speedup != null) {
+      sb.append(String.format("speed at load (%s, batch %d, A/B interleaved): original %.3f ms, fused %.3f ms "
+          + "(median), ratio %.2f%n", speedup.signature(), speedup.batch(), speedup.original().medianMs(),
+          speedup.fused().medianMs(), speedup.ratio()));
+    }
+    if (warmup != null) {
+      sb.append(String.format("warm-up: %d runs + %d records; first call %.1f ms, first call after warm-up %.1f ms%n",
+          warmup.runs(), warmup.records(), warmup.firstCallMs(), warmup.afterWarmupMs()));
     }
     sb.append("served: ").append(served);
     if (fallbackReason != null) {

@@ -74,7 +74,8 @@ public final class FusedModel implements AutoCloseable {
     }
     this.signatures = sigs;
     metrics.registerSignatures(sigs.keySet());
-    metrics.registerGauges(report.folds().size(), report.nodesBefore(), report.nodesAfter());
+    metrics.registerGauges(report.folds().size(), report.nodesBefore(), report.nodesAfter(),
+        report.speedup() != null ? report.speedup().ratio() : null);
   }
 
   /**
@@ -167,8 +168,13 @@ public final class FusedModel implements AutoCloseable {
     String sigTag = FusedTfMetrics.UNKNOWN_SIGNATURE;
     FusedTfMetrics.Outcome outcome = FusedTfMetrics.Outcome.ERROR;
     try {
+      if (signatures.containsKey(key)) {
+        sigTag = key;
+      }
+      if (closed) {
+        throw new IllegalStateException("model " + name + " is closed");
+      }
       Signature sig = signature(key);
-      sigTag = sig.key();
       InputValidator.validate(sig, inputs);
       ReentrantReadWriteLock.ReadLock r = lock.readLock();
       r.lock();

@@ -7,7 +7,12 @@ import dev.fusedtf.fold.Pipeline;
 import dev.fusedtf.formats.SavedModelFiles;
 import dev.fusedtf.graph.Body;
 import dev.fusedtf.graph.TensorRef;
+import dev.fusedtf.measure.AbTimer;
+import dev.fusedtf.measure.Speedup;
+import dev.fusedtf.measure.WarmupResult;
 import dev.fusedtf.metrics.FusedTfMetrics;
+import dev.fusedtf.serving.Warmup;
+import dev.fusedtf.serving.WarmupRecords;
 import dev.fusedtf.weights.SessionVariableStore;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -131,10 +136,11 @@ final class FusedModelLoader {
       MetaGraphDef meta = original.metaGraphDef();
       Pipeline.Result r = fold(original, meta);
       if (!r.changed()) {
-        FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
-            r.nodesAfter(), CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, timings, r.rewrites());
         LOG.info("{}: nothing to fold ({} BatchNorm skipped)", dir, r.skips().size());
-        return new FusedModel(dir.toString(), original, meta, report, metrics);
+        SavedModelBundle served = original;
+        original = null;
+        return serve(served, meta, r, "original",
+            CheckResult.unchanged(options.absTolerance(), options.relTolerance()), null, null);
       }
       MetaGraphDef fusedMeta = meta.toBuilder().setGraphDef(r.graph()).build();
       long tb = System.nanoTime();
@@ -148,9 +154,8 @@ final class FusedModelLoader {
       CheckResult check;
       if (fused != null) {
         long tc = System.nanoTime();
-        ProbeSupplier probes = options.probes() != null ? options.probes() : ProbeSupplier.random(options.seed());
         EquivalenceCheck eq = new EquivalenceCheck(options.absTolerance(), options.relTolerance(),
-            options.probeBatches(), probes);
+            options.probeBatches(), probes());
         check = eq.run(original.session(), fused.session(), servingSignatures(original));
         timings.put("check", ms(tc));
       } else {
@@ -158,26 +163,25 @@ final class FusedModelLoader {
             List.of(), loadFailure);
       }
       if (check.passed()) {
-        FoldReport report = new FoldReport(dir.toString(), "fused", r.folds(), r.skips(), r.nodesBefore(),
-            r.nodesAfter(), check, null, timings, r.rewrites());
         LOG.info("{}: folded {} BatchNorm(s), check passed (max abs diff {}, max rel diff {})", dir,
             r.folds().size(), check.maxAbsDiff(), check.maxRelDiff());
+        Speedup speedup = options.measureSpeedup() ? measureSpeedup(original, fused) : null;
         original.close();
+        original = null;
         SavedModelBundle served = fused;
         fused = null;
-        return new FusedModel(dir.toString(), served, fusedMeta, report, metrics);
+        return serve(served, fusedMeta, r, "fused", check, null, speedup);
       }
       String why = "check failed: " + (check.note() != null ? check.note()
           : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
-      FoldReport report = new FoldReport(dir.toString(), "original", r.folds(), r.skips(), r.nodesBefore(),
-          r.nodesAfter(), check, why, timings, r.rewrites());
       if (options.strict()) {
-        throw new CheckFailedException(dir + ": fused model rejected (strict mode): " + why, report);
+        throw new CheckFailedException(dir + ": fused model rejected (strict mode): " + why,
+            report(r, "original", check, why, null, null));
       }
       LOG.warn("{}: serving the original graph: {}", dir, why);
       SavedModelBundle served = original;
       original = null;
-      return new FusedModel(dir.toString(), served, meta, report, metrics);
+      return serve(served, meta, r, "original", check, why, null);
     } catch (RuntimeException e) {
       if (original != null) {
         original.close();
@@ -187,6 +191,58 @@ final class FusedModelLoader {
       if (fused != null) {
         fused.close();
       }
+    }
+  }
+
+  /** Warms the served bundle up, completes the report, and hands the model out (closing the bundle on failure). */
+  private FusedModel serve(SavedModelBundle bundle, MetaGraphDef meta, Pipeline.Result r, String served,
+      CheckResult check, String why, Speedup speedup) {
+    try {
+      WarmupResult warmup = null;
+      if (options.warmupRuns() > 0 || Files.exists(dir.resolve(WarmupRecords.PATH))) {
+        long tw = System.nanoTime();
+        warmup = Warmup.run(bundle.session(), servingSignatures(bundle), options.warmupRuns(), probes(), dir);
+        timings.put("warmup", ms(tw));
+      }
+      return new FusedModel(dir.toString(), bundle, meta, report(r, served, check, why, warmup, speedup), metrics);
+    } catch (RuntimeException e) {
+      bundle.close();
+      throw e;
+    }
+  }
+
+  private FoldReport report(Pipeline.Result r, String served, CheckResult check, String why, WarmupResult warmup,
+      Speedup speedup) {
+    return new FoldReport(dir.toString(), served, r.folds(), r.skips(), r.nodesBefore(), r.nodesAfter(), check, why,
+        timings, r.rewrites(), warmup, speedup);
+  }
+
+  private ProbeSupplier probes() {
+    return options.probes() != null ? options.probes() : ProbeSupplier.random(options.seed());
+  }
+
+  /** Times the original against the fused model on batch-1 probes of the default signature, A/B interleaved. */
+  private Speedup measureSpeedup(SavedModelBundle original, SavedModelBundle fused) {
+    List<Signature> sigs = servingSignatures(original);
+    if (sigs.isEmpty()) {
+      return null;
+    }
+    Signature sig = sigs.stream().filter(x -> x.key().equals(Signature.DEFAULT_KEY)).findFirst().orElse(sigs.get(0));
+    Map<String, org.tensorflow.Tensor> in;
+    try {
+      in = probes().probe(sig, 1, 0);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
+    long t = System.nanoTime();
+    try {
+      AbTimer.Comparison c = AbTimer.compare(
+          () -> original.session().run(sig, in).close(), () -> fused.session().run(sig, in).close(),
+          5, 40, java.time.Duration.ofSeconds(2));
+      return new Speedup(sig.key(), 1, c.a(), c.b(), c.ratio());
+    } finally {
+      in.values().forEach(org.tensorflow.Tensor::close);
+      timings.put("speedup", ms(t));
     }
   }
 

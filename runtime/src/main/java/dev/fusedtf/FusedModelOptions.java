@@ -36,6 +36,8 @@ public final class FusedModelOptions {
   private final List<Pass> extraPasses;
   private final MeterRegistry meterRegistry;
   private final String modelName;
+  private final int warmupRuns;
+  private final boolean measureSpeedup;
 
   private FusedModelOptions(Builder b) {
     this.tags = b.tags.clone();
@@ -50,6 +52,8 @@ public final class FusedModelOptions {
     this.extraPasses = List.copyOf(b.extraPasses);
     this.meterRegistry = b.meterRegistry;
     this.modelName = b.modelName;
+    this.warmupRuns = b.warmupRuns;
+    this.measureSpeedup = b.measureSpeedup;
   }
 
   /** The defaults: tag {@code serve}, tolerance 1e-5 absolute / 1e-4 relative, probes at batch 1 and 8. */
@@ -77,6 +81,8 @@ public final class FusedModelOptions {
     b.extraPasses = new ArrayList<>(extraPasses);
     b.meterRegistry = meterRegistry;
     b.modelName = modelName;
+    b.warmupRuns = warmupRuns;
+    b.measureSpeedup = measureSpeedup;
     return b;
   }
 
@@ -140,6 +146,16 @@ public final class FusedModelOptions {
     return modelName;
   }
 
+  /** Warm-up calls on probe inputs made at load, before the model is handed out (default 2). */
+  public int warmupRuns() {
+    return warmupRuns;
+  }
+
+  /** Whether load times the original against the fused model, A/B interleaved, for the report (default off). */
+  public boolean measureSpeedup() {
+    return measureSpeedup;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof FusedModelOptions x && Arrays.equals(tags, x.tags) && Objects.equals(config, x.config)
@@ -147,13 +163,14 @@ public final class FusedModelOptions {
         && disabledPasses.equals(x.disabledPasses) && strict == x.strict
         && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes)
         && extraPasses.equals(x.extraPasses) && meterRegistry == x.meterRegistry
-        && Objects.equals(modelName, x.modelName);
+        && Objects.equals(modelName, x.modelName) && warmupRuns == x.warmupRuns
+        && measureSpeedup == x.measureSpeedup;
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
-        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName);
+        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName, warmupRuns, measureSpeedup);
   }
 
   @Override
@@ -178,6 +195,8 @@ public final class FusedModelOptions {
     private List<Pass> extraPasses = new ArrayList<>();
     private MeterRegistry meterRegistry;
     private String modelName;
+    private int warmupRuns = 2;
+    private boolean measureSpeedup;
 
     private Builder() {}
 
@@ -257,6 +276,28 @@ public final class FusedModelOptions {
         throw new IllegalArgumentException("model name must not be blank");
       }
       this.modelName = name;
+      return this;
+    }
+
+    /**
+     * Warm-up calls at load on probe inputs (0 for none). TF Serving's warm-up records
+     * ({@code assets.extra/tf_serving_warmup_requests}) are replayed as well when the model has them. The report
+     * gives the first call's latency and the first call's after warm-up.
+     */
+    public Builder warmupRuns(int runs) {
+      if (runs < 0) {
+        throw new IllegalArgumentException("warm-up runs must be >= 0");
+      }
+      this.warmupRuns = runs;
+      return this;
+    }
+
+    /**
+     * Time the original and the fused model on the probe inputs at load, A/B interleaved (about a second or
+     * two), and publish the ratio in the report and as the {@code fusedtf.speedup} gauge.
+     */
+    public Builder measureSpeedup(boolean measure) {
+      this.measureSpeedup = measure;
       return this;
     }
 

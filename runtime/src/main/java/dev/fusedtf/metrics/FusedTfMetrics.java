@@ -41,6 +41,8 @@ public final class FusedTfMetrics {
   public static final String FOLDS = "fusedtf.folds";
   /** Gauge of nodes on the serving path. */
   public static final String NODES = "fusedtf.nodes";
+  /** Gauge: median latency of the fused model over the original's, timed at load (when measured). */
+  public static final String SPEEDUP = "fusedtf.speedup";
   /** Signature tag value used when the requested signature does not exist (keeps tag values bounded). */
   public static final String UNKNOWN_SIGNATURE = "unknown";
 
@@ -132,10 +134,22 @@ public final class FusedTfMetrics {
    * {@link #removeGauges()} takes them away again.
    */
   public synchronized void registerGauges(int folds, int nodesBefore, int nodesAfter) {
+    registerGauges(folds, nodesBefore, nodesAfter, null);
+  }
+
+  /**
+   * Publishes the fold gauges and, when {@code speedupRatio} is not null, {@value #SPEEDUP} (fused / original
+   * median latency measured at load).
+   */
+  public synchronized void registerGauges(int folds, int nodesBefore, int nodesAfter, Double speedupRatio) {
     if (registry == null) {
       return;
     }
     removeGauges();
+    if (speedupRatio != null) {
+      gauges.add(gauge(SPEEDUP, "Fused over original median latency, timed at load", Tags.of("model", model),
+          speedupRatio));
+    }
     gauges.add(gauge(FOLDS, "BatchNorms folded into the served model", Tags.of("model", model), folds));
     gauges.add(gauge(NODES, "Nodes on the serving path", Tags.of("model", model, "stage", "before"), nodesBefore));
     gauges.add(gauge(NODES, "Nodes on the serving path", Tags.of("model", model, "stage", "after"), nodesAfter));
@@ -154,12 +168,12 @@ public final class FusedTfMetrics {
     gauges.clear();
   }
 
-  private Gauge gauge(String name, String description, Tags tags, int value) {
+  private Gauge gauge(String name, String description, Tags tags, Number value) {
     Gauge existing = registry.find(name).tags(tags).gauge();
     if (existing != null) {
       registry.remove(existing);
     }
-    Integer v = value;
+    Number v = value;
     return Gauge.builder(name, () -> v).description(description).tags(tags).register(registry);
   }
 
