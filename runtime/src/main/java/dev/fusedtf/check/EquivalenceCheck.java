@@ -58,7 +58,7 @@ public final class EquivalenceCheck {
         }
         try (Result a = original.run(sig, inputs); Result b = fused.run(sig, inputs)) {
           for (String out : sig.getOutputs().keySet()) {
-            OutputDiff d = compare(sig.key(), out, batch, a.get(out).orElseThrow(), b.get(out).orElseThrow());
+            OutputDiff d = diff(sig.key(), out, batch, a.get(out).orElseThrow(), b.get(out).orElseThrow(), atol, rtol);
             diffs.add(d);
             maxAbs = Math.max(maxAbs, d.maxAbsDiff());
             maxRel = Math.max(maxRel, d.maxRelDiff());
@@ -82,7 +82,12 @@ public final class EquivalenceCheck {
         notes.isEmpty() ? null : String.join("; ", notes));
   }
 
-  private OutputDiff compare(String sig, String out, int batch, Tensor a, Tensor b) {
+  /**
+   * How output {@code out} differs between {@code a} (original) and {@code b}: float outputs by max absolute and
+   * relative (to max |a|) difference, others exactly (infinite difference when unequal, or when dtype or shape
+   * differ).
+   */
+  public static OutputDiff diff(String sig, String out, int batch, Tensor a, Tensor b, double atol, double rtol) {
     if (a.dataType() != b.dataType() || !a.shape().equals(b.shape())) {
       return new OutputDiff(sig, out, batch, Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY, false);
     }
