@@ -104,6 +104,7 @@ final class FusedModelLoader {
     Pipeline pipeline = new Pipeline(passes, options.disabledPasses());
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
+    vars.prefetchServing(new dev.fusedtf.graph.ModelGraph(meta.getGraphDef(), fetchNodes(meta)));
     Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), fedNodes(meta), vars);
     timings.put("fold", ms(t));
     return r;

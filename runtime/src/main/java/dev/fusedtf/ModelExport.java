@@ -47,8 +47,10 @@ public final class ModelExport {
     }
     GraphDef graph = meta.getGraphDef();
     ModelGraph g = new ModelGraph(graph, roots);
-    GraphDef frozen = Freezer.freeze(g, new SessionVariableStore(model.session(), model.graph(),
-        Body.topLevel(graph.getNodeList())));
+    SessionVariableStore vars = new SessionVariableStore(model.session(), model.graph(),
+        Body.topLevel(graph.getNodeList()));
+    vars.prefetchServing(g);
+    GraphDef frozen = Freezer.freeze(g, vars);
     GraphDef pruned = Pruner.prune(frozen, roots);
     b.setGraphDef(pruned);
     Path source = Path.of(model.name());

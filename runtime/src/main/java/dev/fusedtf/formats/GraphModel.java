@@ -7,7 +7,6 @@ import dev.fusedtf.graph.ModelGraph;
 import dev.fusedtf.graph.Nodes;
 import dev.fusedtf.graph.TensorRef;
 import dev.fusedtf.weights.SessionVariableStore;
-import dev.fusedtf.weights.VariableStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -111,8 +110,10 @@ public final class GraphModel {
           throw new FusedTfException("cannot restore checkpoint " + checkpointPrefix + ": " + e.getMessage(), e);
         }
         GraphDef cut = Pruner.prune(withPlaceholders(full, in), out.stream().map(Port::node).toList());
-        VariableStore vars = new SessionVariableStore(s, g, Body.topLevel(full.getNodeList()));
-        GraphDef frozen = Freezer.freeze(new ModelGraph(cut, out.stream().map(Port::node).toList()), vars);
+        SessionVariableStore vars = new SessionVariableStore(s, g, Body.topLevel(full.getNodeList()));
+        ModelGraph pruned = new ModelGraph(cut, out.stream().map(Port::node).toList());
+        vars.prefetchServing(pruned);
+        GraphDef frozen = Freezer.freeze(pruned, vars);
         return new GraphModel(frozen, in, out, metaFile.toString());
       }
     }

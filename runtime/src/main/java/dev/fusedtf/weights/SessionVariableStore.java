@@ -37,6 +37,69 @@ public final class SessionVariableStore implements VariableStore {
     this.topLevel = topLevel;
   }
 
+  /**
+   * Reads many variables in one session run (each run with a new set of fetches costs TensorFlow a graph prune
+   * and an executor: reading 56 variables one by one took 1.2 s on the KWS model). Variables of unsupported
+   * dtype, and all of them when their total size exceeds {@code maxElements}, are left to {@link #read}.
+   *
+   * @param variables top-level variable node names with whether each is a resource variable
+   */
+  public synchronized void prefetch(java.util.Map<String, Boolean> variables, long maxElements) {
+    java.util.List<String> names = new java.util.ArrayList<>();
+    java.util.List<String> fetches = new java.util.ArrayList<>();
+    long elements = 0;
+    for (java.util.Map.Entry<String, Boolean> e : variables.entrySet()) {
+      String key = e.getKey() + (e.getValue() ? "#r" : "#v");
+      Optional<NodeDef> node = topLevel.node(e.getKey());
+      if (cache.containsKey(key) || node.isEmpty() || !node.get().getAttrMap().containsKey("dtype")
+          || !TensorProtos.isSupported(node.get().getAttrMap().get("dtype").getType())) {
+        continue;
+      }
+      if (node.get().getAttrMap().containsKey("shape")) {
+        long n = TensorProtos.numElements(TensorProtos.shapeOf(node.get().getAttrMap().get("shape").getShape()));
+        elements += Math.max(n, 0);
+      }
+      try {
+        String fetch = e.getValue() ? readOpFor(e.getKey()) : e.getKey();
+        if (fetch != null) {
+          names.add(key);
+          fetches.add(fetch);
+        }
+      } catch (RuntimeException ex) {
+        LOG.debug("cannot prepare a read of {}: {}", e.getKey(), ex.toString());
+      }
+    }
+    if (fetches.isEmpty() || elements > maxElements) {
+      return;
+    }
+    Session.Runner runner = session.runner();
+    fetches.forEach(f -> runner.fetch(f, 0));
+    try (org.tensorflow.Result r = runner.run()) {
+      for (int i = 0; i < names.size(); i++) {
+        cache.put(names.get(i), Optional.of(TensorProtos.fromTensor(r.get(i))));
+      }
+    } catch (RuntimeException ex) {
+      LOG.debug("batched variable read failed, falling back to one by one: {}", ex.toString());
+    }
+  }
+
+  /** Variables up to this many elements in all are read in one session run by {@link #prefetchServing}. */
+  public static final long PREFETCH_LIMIT = 50_000_000L;
+
+  /** Prefetches every top-level variable the fetch nodes of {@code graph} depend on. */
+  public void prefetchServing(dev.fusedtf.graph.ModelGraph graph) {
+    java.util.Map<String, Boolean> vars = new java.util.LinkedHashMap<>();
+    for (String name : graph.topLevelClosure()) {
+      NodeDef n = graph.topLevel().node(name).orElseThrow();
+      if (n.getOp().equals("VarHandleOp")) {
+        vars.put(name, true);
+      } else if (n.getOp().equals("VariableV2") || n.getOp().equals("Variable")) {
+        vars.put(name, false);
+      }
+    }
+    prefetch(vars, PREFETCH_LIMIT);
+  }
+
   @Override
   public synchronized Optional<DenseTensor> read(String name, boolean resource) {
     return cache.computeIfAbsent(name + (resource ? "#r" : "#v"), k -> doRead(name, resource));
