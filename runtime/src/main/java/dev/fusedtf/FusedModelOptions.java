@@ -146,7 +146,7 @@ public final class FusedModelOptions {
     return modelName;
   }
 
-  /** Warm-up calls on probe inputs made at load, before the model is handed out (default 2). */
+  /** Warm-up calls on probe inputs made at load, before the model is handed out (default 5). */
   public int warmupRuns() {
     return warmupRuns;
   }
@@ -195,7 +195,7 @@ public final class FusedModelOptions {
     private List<Pass> extraPasses = new ArrayList<>();
     private MeterRegistry meterRegistry;
     private String modelName;
-    private int warmupRuns = 2;
+    private int warmupRuns = 5;
     private boolean measureSpeedup;
 
     private Builder() {}
