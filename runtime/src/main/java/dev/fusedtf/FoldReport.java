@@ -85,6 +85,11 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
     return "fused".equals(served);
   }
 
+  /** Reads a report written by {@link #toJson()}. */
+  public static FoldReport fromJson(String json) {
+    return GSON.fromJson(json, FoldReport.class);
+  }
+
   /** The report as pretty-printed JSON. */
   public String toJson() {
     return GSON.toJson(this);

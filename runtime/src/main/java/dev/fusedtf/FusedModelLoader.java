@@ -1,5 +1,6 @@
 package dev.fusedtf;
 
+import dev.fusedtf.cache.FusedDiskCache;
 import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.check.EquivalenceCheck;
 import dev.fusedtf.check.ProbeSupplier;
@@ -22,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -129,6 +131,19 @@ final class FusedModelLoader {
   }
 
   private FusedModel loadAndCheck() {
+    String cacheKey = null;
+    if (options.fusedCacheDir() != null) {
+      try {
+        cacheKey = FusedDiskCache.key(dir, options);
+        Optional<FusedDiskCache.Entry> hit = new FusedDiskCache(options.fusedCacheDir()).find(cacheKey);
+        if (hit.isPresent()) {
+          return loadCached(hit.get());
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("{}: fused-model cache not used: {}", dir, e.toString());
+        cacheKey = null;
+      }
+    }
     long t = System.nanoTime();
     SavedModelBundle original = loadBundle(dir, options);
     timings.put("load", ms(t));
@@ -171,7 +186,11 @@ final class FusedModelLoader {
         original = null;
         SavedModelBundle served = fused;
         fused = null;
-        return serve(served, fusedMeta, r, "fused", check, null, speedup);
+        FusedModel model = serve(served, fusedMeta, r, "fused", check, null, speedup);
+        if (cacheKey != null) {
+          new FusedDiskCache(options.fusedCacheDir()).store(cacheKey, dir, fusedMeta, model.report());
+        }
+        return model;
       }
       String why = "check failed: " + (check.note() != null ? check.note()
           : "max abs diff " + check.maxAbsDiff() + ", max rel diff " + check.maxRelDiff());
@@ -195,16 +214,42 @@ final class FusedModelLoader {
     }
   }
 
+  /** Serves a fused model from the on-disk cache: no fold, no check; the stored report, with this load's times. */
+  private FusedModel loadCached(FusedDiskCache.Entry entry) {
+    long t = System.nanoTime();
+    SavedModelBundle bundle = loadBundle(entry.dir(), options);
+    timings.put("diskCacheLoad", ms(t));
+    try {
+      FoldReport stored = entry.report();
+      WarmupResult warmup = warmup(bundle);
+      LOG.info("{}: fused model loaded from the cache {} ({} folds, checked when stored)", dir, entry.dir(),
+          stored.folds().size());
+      FoldReport report = new FoldReport(dir.toString(), stored.served(), stored.folds(), stored.skipped(),
+          stored.nodesBefore(), stored.nodesAfter(), stored.check(), stored.fallbackReason(), timings,
+          stored.rewrites(), warmup, stored.speedup());
+      return new FusedModel(dir.toString(), bundle, bundle.metaGraphDef(), report, metrics);
+    } catch (RuntimeException e) {
+      bundle.close();
+      throw e;
+    }
+  }
+
+  /** Runs the warm-up on {@code bundle}, or returns null when there is none to run. */
+  private WarmupResult warmup(SavedModelBundle bundle) {
+    if (options.warmupRuns() == 0 && !Files.exists(dir.resolve(WarmupRecords.PATH))) {
+      return null;
+    }
+    long tw = System.nanoTime();
+    WarmupResult w = Warmup.run(bundle.session(), servingSignatures(bundle), options.warmupRuns(), probes(), dir);
+    timings.put("warmup", ms(tw));
+    return w;
+  }
+
   /** Warms the served bundle up, completes the report, and hands the model out (closing the bundle on failure). */
   private FusedModel serve(SavedModelBundle bundle, MetaGraphDef meta, Pipeline.Result r, String served,
       CheckResult check, String why, Speedup speedup) {
     try {
-      WarmupResult warmup = null;
-      if (options.warmupRuns() > 0 || Files.exists(dir.resolve(WarmupRecords.PATH))) {
-        long tw = System.nanoTime();
-        warmup = Warmup.run(bundle.session(), servingSignatures(bundle), options.warmupRuns(), probes(), dir);
-        timings.put("warmup", ms(tw));
-      }
+      WarmupResult warmup = warmup(bundle);
       return new FusedModel(dir.toString(), bundle, meta, report(r, served, check, why, warmup, speedup), metrics);
     } catch (RuntimeException e) {
       bundle.close();

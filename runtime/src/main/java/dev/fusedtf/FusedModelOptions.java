@@ -37,6 +37,7 @@ public final class FusedModelOptions {
   private final MeterRegistry meterRegistry;
   private final String modelName;
   private final int warmupRuns;
+  private final java.nio.file.Path fusedCacheDir;
   private final boolean measureSpeedup;
 
   private FusedModelOptions(Builder b) {
@@ -53,6 +54,7 @@ public final class FusedModelOptions {
     this.meterRegistry = b.meterRegistry;
     this.modelName = b.modelName;
     this.warmupRuns = b.warmupRuns;
+    this.fusedCacheDir = b.fusedCacheDir;
     this.measureSpeedup = b.measureSpeedup;
   }
 
@@ -82,6 +84,7 @@ public final class FusedModelOptions {
     b.meterRegistry = meterRegistry;
     b.modelName = modelName;
     b.warmupRuns = warmupRuns;
+    b.fusedCacheDir = fusedCacheDir;
     b.measureSpeedup = measureSpeedup;
     return b;
   }
@@ -151,6 +154,11 @@ public final class FusedModelOptions {
     return warmupRuns;
   }
 
+  /** Folder of the on-disk cache of fused models, or null for none. */
+  public java.nio.file.Path fusedCacheDir() {
+    return fusedCacheDir;
+  }
+
   /** Whether load times the original against the fused model, A/B interleaved, for the report (default off). */
   public boolean measureSpeedup() {
     return measureSpeedup;
@@ -164,13 +172,14 @@ public final class FusedModelOptions {
         && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes)
         && extraPasses.equals(x.extraPasses) && meterRegistry == x.meterRegistry
         && Objects.equals(modelName, x.modelName) && warmupRuns == x.warmupRuns
-        && measureSpeedup == x.measureSpeedup;
+        && measureSpeedup == x.measureSpeedup
+        && Objects.equals(fusedCacheDir, x.fusedCacheDir);
   }
 
   @Override
   public int hashCode() {
     return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
-        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName, warmupRuns, measureSpeedup);
+        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName, warmupRuns, measureSpeedup, fusedCacheDir);
   }
 
   @Override
@@ -196,6 +205,7 @@ public final class FusedModelOptions {
     private MeterRegistry meterRegistry;
     private String modelName;
     private int warmupRuns = 5;
+    private java.nio.file.Path fusedCacheDir;
     private boolean measureSpeedup;
 
     private Builder() {}
@@ -289,6 +299,16 @@ public final class FusedModelOptions {
         throw new IllegalArgumentException("warm-up runs must be >= 0");
       }
       this.warmupRuns = runs;
+      return this;
+    }
+
+    /**
+     * Keep fused models on disk under {@code dir}, keyed by a fingerprint of the model files and the fold options,
+     * so that a restart loads the fused graph directly and skips folding and checking. Only fused models that
+     * passed their check are stored; the entry links to the original's variables rather than copying them.
+     */
+    public Builder fusedCacheDir(java.nio.file.Path dir) {
+      this.fusedCacheDir = dir;
       return this;
     }
 

@@ -103,7 +103,7 @@ class GraphFormatsTest {
 
   @Test
   void savedModelsExportFrozenAndReloadWithPlainTensorFlow() throws IOException {
-    for (String name : List.of("tf2-keras-kws-dscnn-bias-bn", "tf2-keras-eegnet-dwconv-bn")) {
+    for (String name : List.of("tf2-keras-kws-dscnn-bias-bn", "tf2-keras-eegnet-dwconv-bn", "tf1-savedmodel-pbtxt-mlp-bn")) {
       Path dir = SharedModels.model(name);
       try (FusedModel m = FusedModel.load(dir)) {
         Path out = tmp.resolve(name);
@@ -111,7 +111,7 @@ class GraphFormatsTest {
         assertFalse(Files.exists(out.resolve("variables")), "frozen: no variables needed");
         try (SavedModelBundle reloaded = SavedModelBundle.load(out.toString(), "serve")) {
           // frozen constants let Grappler fold a few ops differently: equal up to float32 round-off
-          CheckResult rt = new EquivalenceCheck(1e-6, 1e-6, new int[] {1, 4}, ProbeSupplier.random(3))
+          CheckResult rt = new EquivalenceCheck(1e-6, 1e-5, new int[] {1, 4}, ProbeSupplier.random(3))
               .run(m.session(), reloaded.session(), FusedModelLoader.servingSignatures(reloaded));
           assertTrue(rt.passed(), name + ": " + rt);
         }

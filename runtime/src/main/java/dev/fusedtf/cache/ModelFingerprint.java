@@ -19,14 +19,14 @@ import java.util.stream.Stream;
  * the graph ({@code saved_model.pb} or {@code .pbtxt}) and of {@code variables/variables.index} (which names
  * every variable's shard, offset and checksum, so changed weights change it too).
  */
-final class ModelFingerprint {
+public final class ModelFingerprint {
   private static final List<String> HASHED =
       List.of("saved_model.pb", "saved_model.pbtxt", "variables/variables.index");
 
   private ModelFingerprint() {}
 
   /** The fingerprint of the model in {@code dir} (a real path), as lowercase hex. */
-  static String of(Path dir) throws IOException {
+  public static String of(Path dir) throws IOException {
     MessageDigest md = sha256();
     List<Path> files;
     try (Stream<Path> s = Files.walk(dir, FileVisitOption.FOLLOW_LINKS)) {
