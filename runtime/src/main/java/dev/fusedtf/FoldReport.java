@@ -1,7 +1,6 @@
 package dev.fusedtf;
 
 import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
 import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.fold.Fold;
 import dev.fusedtf.fold.Skip;
@@ -36,34 +35,7 @@ public record FoldReport(String model, String served, List<Fold> folds, List<Ski
     int nodesAfter, CheckResult check, String fallbackReason, Map<String, Long> timingsMs, List<Fold> rewrites,
     WarmupResult warmup, Speedup speedup) {
 
-  /** NaN and infinities (a check that could not run) are written as null: JSON has no such numbers. */
-  private static final com.google.gson.TypeAdapter<Double> FINITE_OR_NULL = new com.google.gson.TypeAdapter<>() {
-    @Override
-    public void write(com.google.gson.stream.JsonWriter out, Double v) throws java.io.IOException {
-      if (v == null || v.isNaN() || v.isInfinite()) {
-        out.nullValue();
-      } else {
-        out.value(v);
-      }
-    }
-
-    @Override
-    public Double read(com.google.gson.stream.JsonReader in) throws java.io.IOException {
-      if (in.peek() == com.google.gson.stream.JsonToken.NULL) {
-        in.nextNull();
-        return Double.NaN;
-      }
-      return in.nextDouble();
-    }
-  };
-
-  private static final Gson GSON = new GsonBuilder()
-      .setPrettyPrinting()
-      .serializeNulls()
-      .registerTypeAdapter(Double.class, FINITE_OR_NULL)
-      .registerTypeAdapter(double.class, FINITE_OR_NULL)
-      .disableHtmlEscaping()
-      .create();
+  private static final Gson GSON = ReportJson.builder().create();
 
   /** Canonical constructor: copies the lists. */
   public FoldReport {

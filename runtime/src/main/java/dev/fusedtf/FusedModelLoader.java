@@ -77,22 +77,20 @@ final class FusedModelLoader {
     }
   }
 
-  /** Top-level nodes fetched by any signature (outputs) or fed (inputs). */
+  /** Top-level nodes any signature fetches. */
   static Set<String> fetchNodes(MetaGraphDef meta) {
-    Set<String> out = new LinkedHashSet<>();
-    for (SignatureDef s : meta.getSignatureDefMap().values()) {
-      for (TensorInfo t : s.getOutputsMap().values()) {
-        out.add(TensorRef.parse(t.getName()).node());
-      }
-    }
-    return out;
+    return signatureNodes(meta, true);
   }
 
   /** Top-level nodes any signature feeds. */
   static Set<String> fedNodes(MetaGraphDef meta) {
+    return signatureNodes(meta, false);
+  }
+
+  private static Set<String> signatureNodes(MetaGraphDef meta, boolean outputs) {
     Set<String> out = new LinkedHashSet<>();
     for (SignatureDef s : meta.getSignatureDefMap().values()) {
-      for (TensorInfo t : s.getInputsMap().values()) {
+      for (TensorInfo t : (outputs ? s.getOutputsMap() : s.getInputsMap()).values()) {
         out.add(TensorRef.parse(t.getName()).node());
       }
     }

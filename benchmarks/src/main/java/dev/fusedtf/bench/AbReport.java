@@ -1,11 +1,7 @@
 package dev.fusedtf.bench;
 
 import com.google.gson.Gson;
-import com.google.gson.GsonBuilder;
-import com.google.gson.TypeAdapter;
-import com.google.gson.stream.JsonReader;
-import com.google.gson.stream.JsonToken;
-import com.google.gson.stream.JsonWriter;
+import dev.fusedtf.ReportJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,33 +36,7 @@ public record AbReport(String model, String signature, List<String> tags, Machin
     double budgetSecondsPerBatch, long seed, List<BatchResult> batches) {
 
   /** Non-finite doubles (NaN: not measured; Infinity: outputs not comparable) are written as JSON null. */
-  private static final TypeAdapter<Double> FINITE_OR_NULL = new TypeAdapter<>() {
-    @Override
-    public void write(JsonWriter out, Double v) throws IOException {
-      if (v == null || v.isNaN() || v.isInfinite()) {
-        out.nullValue();
-      } else {
-        out.value(v);
-      }
-    }
-
-    @Override
-    public Double read(JsonReader in) throws IOException {
-      if (in.peek() == JsonToken.NULL) {
-        in.nextNull();
-        return Double.NaN;
-      }
-      return in.nextDouble();
-    }
-  };
-
-  private static final Gson GSON = new GsonBuilder()
-      .setPrettyPrinting()
-      .serializeNulls()
-      .disableHtmlEscaping()
-      .registerTypeAdapter(Double.class, FINITE_OR_NULL)
-      .registerTypeAdapter(double.class, FINITE_OR_NULL)
-      .create();
+  private static final Gson GSON = ReportJson.builder().create();
 
   /** Copies the collections. */
   public AbReport {
