@@ -17,7 +17,7 @@ class DemoModelsTest {
   void everyDemoFoldsEveryBatchNormAndKeepsItsOutputs() {
     List<DemoModels.Demo> demos = DemoModels.writeAll(tmp);
     assertEquals(List.of("resnet-style", "mobilenetv2-style", "conv-bn-relu"), demos.stream().map(DemoModels.Demo::name).toList());
-    int[] expected = {7, 9, 3};
+    int[] expected = {8, 9, 3};
     for (int i = 0; i < demos.size(); i++) {
       try (FusedModel m = FusedModel.load(demos.get(i).dir())) {
         assertEquals(expected[i], m.report().folds().size(), m.report().toText());

@@ -13,7 +13,7 @@ class DropInExampleTest {
   @Test
   void oneLineChangeGivesTheSameOutputs() {
     DropInExample.Outputs o = DropInExample.run(tmp);
-    assertEquals(7, o.folds());
+    assertEquals(8, o.folds());
     assertEquals(10, o.before().length);
     double scale = 0;
     double diff = 0;

@@ -11,7 +11,8 @@ import java.util.function.Consumer;
  * resource variables), covering the shapes real networks have:
  *
  * <ul>
- *   <li>{@code resnet-style}: Conv2D with bias -> BatchNorm -> ReLU, residual adds;</li>
+ *   <li>{@code resnet-style}: Conv2D with bias -> BatchNorm -> ReLU, residual adds, and a Dense -> BatchNorm
+ *       head (BatchNorm on 2-D input, which Keras writes as decomposed arithmetic);</li>
  *   <li>{@code mobilenetv2-style}: 1x1 expand -> BN -> ReLU6 -> depthwise 3x3 -> BN -> ReLU6 -> 1x1 project -> BN,
  *       residual adds;</li>
  *   <li>{@code conv-bn-relu}: Conv2D -> FusedBatchNormV3 -> ReLU with no bias, the one pattern TensorFlow's own
@@ -19,7 +20,7 @@ import java.util.function.Consumer;
  * </ul>
  */
 public final class DemoModels {
-  private static final String VERSION = "demo-models v1";
+  private static final String VERSION = "demo-models v2";
 
   private DemoModels() {}
 
@@ -32,7 +33,7 @@ public final class DemoModels {
    */
   public static List<Demo> writeAll(Path root) {
     List<Demo> out = new ArrayList<>();
-    out.add(write(root, "resnet-style", "ResNet-style: 3x3 Conv2D with bias -> BatchNorm -> ReLU, residual adds, 40x40x16",
+    out.add(write(root, "resnet-style", "ResNet-style: 3x3 Conv2D with bias -> BatchNorm -> ReLU, residual adds, Dense -> BatchNorm head, 40x40x16",
         DemoModels::resnet));
     out.add(write(root, "mobilenetv2-style",
         "MobileNetV2-style: expand 1x1 -> BN -> ReLU6 -> depthwise 3x3 -> BN -> ReLU6 -> project 1x1 -> BN, 40x40x16",
@@ -73,7 +74,10 @@ public final class DemoModels {
       h = b.relu(b.add(h, c, "block" + i + "_add"), "block" + i + "_out");
     }
     String pooled = b.mean(h, "avg_pool", 1, 2);
-    b.output("logits", b.dense(pooled, "head", 32, 10, true, false));
+    // Dense -> BatchNorm head: Keras writes BN on 2-D input as decomposed arithmetic (Rsqrt, Mul, Sub, AddV2)
+    String fc = b.relu(b.decomposedBatchNorm(b.dense(pooled, "fc", 32, 64, true, false), "fc_bn", 64, null),
+        "fc_relu");
+    b.output("logits", b.dense(fc, "head", 64, 10, true, false));
   }
 
   static void mobilenet(NetBuilder b) {
