@@ -2,7 +2,6 @@ package dev.fusedtf;
 
 import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.check.EquivalenceCheck;
-import dev.fusedtf.check.ProbeInputs;
 import dev.fusedtf.check.ProbeSupplier;
 import dev.fusedtf.check.WavProbe;
 import dev.fusedtf.fold.Pass;
@@ -20,7 +19,6 @@ import org.tensorflow.Session;
 import org.tensorflow.Signature;
 import org.tensorflow.Tensor;
 import org.tensorflow.ndarray.NdArrays;
-import org.tensorflow.ndarray.Shape;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.NodeDef;
 import org.tensorflow.types.TString;
@@ -153,10 +151,5 @@ public final class FusedGraph {
   /** Writes a binary frozen GraphDef. */
   public void writeGraphDef(Path file, boolean force) {
     ModelWriter.writeGraphDef(file, graph, force);
-  }
-
-  /** Unused: kept for symmetry with probe generation of signatures. */
-  static Shape probeShape(Shape declared, int batch) {
-    return ProbeInputs.concreteShape(declared, batch);
   }
 }

@@ -67,10 +67,8 @@ public final class FusedModel implements AutoCloseable {
     this.servedMeta = servedMeta;
     this.report = report;
     Map<String, Signature> sigs = new LinkedHashMap<>();
-    for (Signature s : bundle.signatures()) {
-      if (!s.key().startsWith("__") && !s.getOutputs().isEmpty()) {
-        sigs.put(s.key(), s);
-      }
+    for (Signature s : FusedModelLoader.servingSignatures(bundle)) {
+      sigs.put(s.key(), s);
     }
     this.signatures = sigs;
     metrics.registerSignatures(sigs.keySet());
