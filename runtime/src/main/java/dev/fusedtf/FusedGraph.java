@@ -4,13 +4,11 @@ import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.check.EquivalenceCheck;
 import dev.fusedtf.check.ProbeSupplier;
 import dev.fusedtf.check.WavProbe;
-import dev.fusedtf.fold.Pass;
 import dev.fusedtf.fold.Pipeline;
 import dev.fusedtf.formats.GraphModel;
 import dev.fusedtf.formats.ModelWriter;
 import dev.fusedtf.weights.VariableStore;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,10 +50,7 @@ public final class FusedGraph {
   public static FusedGraph fuse(GraphModel model, FusedModelOptions options) {
     Map<String, Long> timings = new LinkedHashMap<>();
     long t = System.nanoTime();
-    List<Pass> passes = new ArrayList<>(Pipeline.defaultPasses());
-    passes.addAll(options.extraPasses());
-    Pipeline.Result r = new Pipeline(passes, options.disabledPasses())
-        .run(model.graphDef(), model.outputNodes(), VariableStore.none());
+    Pipeline.Result r = options.pipeline().run(model.graphDef(), model.outputNodes(), VariableStore.none());
     timings.put("fold", (System.nanoTime() - t) / 1_000_000);
     if (!r.changed()) {
       return new FusedGraph(model, model.graphDef(), new FoldReport(model.source(), "original", r.folds(), r.skips(),
@@ -77,6 +72,14 @@ public final class FusedGraph {
       throw new CheckFailedException(model.source() + ": fused graph rejected (strict mode): " + why, report);
     }
     return new FusedGraph(model, model.graphDef(), report);
+  }
+
+  /** What would fold and what would not, and why, without checking: the report's {@code check} is null. */
+  public static FoldReport inspect(GraphModel model, FusedModelOptions options) {
+    long t = System.nanoTime();
+    Pipeline.Result r = options.pipeline().run(model.graphDef(), model.outputNodes(), VariableStore.none());
+    return new FoldReport(model.source(), "original", r.folds(), r.skips(), r.nodesBefore(), r.nodesAfter(), null,
+        null, Map.of("fold", (System.nanoTime() - t) / 1_000_000), r.rewrites());
   }
 
   private static CheckResult check(GraphModel model, org.tensorflow.proto.GraphDef fused, FusedModelOptions options) {

@@ -99,9 +99,7 @@ final class FusedModelLoader {
 
   private Pipeline.Result fold(SavedModelBundle original, MetaGraphDef meta) {
     long t = System.nanoTime();
-    List<dev.fusedtf.fold.Pass> passes = new ArrayList<>(Pipeline.defaultPasses());
-    passes.addAll(options.extraPasses());
-    Pipeline pipeline = new Pipeline(passes, options.disabledPasses());
+    Pipeline pipeline = options.pipeline();
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
     vars.prefetchServing(new dev.fusedtf.graph.ModelGraph(meta.getGraphDef(), fetchNodes(meta)));

@@ -134,6 +134,13 @@ public final class FusedModelOptions {
     return probes;
   }
 
+  /** The pass pipeline these options ask for: the built-in passes, then the extra ones, minus the disabled. */
+  public dev.fusedtf.fold.Pipeline pipeline() {
+    List<Pass> passes = new ArrayList<>(dev.fusedtf.fold.Pipeline.defaultPasses());
+    passes.addAll(extraPasses);
+    return new dev.fusedtf.fold.Pipeline(passes, disabledPasses);
+  }
+
   /** Passes run after the built-in ones (an extension point; also how tests break a fold on purpose). */
   public List<Pass> extraPasses() {
     return extraPasses;

@@ -6,19 +6,17 @@ import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
 import dev.fusedtf.FusedTfException;
 import dev.fusedtf.ModelExport;
-import dev.fusedtf.formats.GraphModel;
+import dev.fusedtf.formats.ModelLocation;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
@@ -28,34 +26,17 @@ import picocli.CommandLine.Spec;
  * frozen input). Nothing is written when the check fails; an existing output is replaced only with
  * {@code --force}; a failed write leaves nothing behind.
  */
-@Command(name = "fuse", mixinStandardHelpOptions = true,
+@Command(name = "fuse", mixinStandardHelpOptions = true, defaultValueProvider = ModelArgs.LibraryDefaults.class,
     description = "Fold BatchNorms and write the fused model (SavedModel dir, or frozen .pb).")
 final class FuseCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @Parameters(index = "0", paramLabel = "<model>",
-      description = "SavedModel directory, checkpoint .meta file, or frozen GraphDef .pb/.pbtxt.")
-  Path model;
+  @Mixin
+  ModelArgs model;
 
   @Option(names = {"-o", "--output"}, required = true, paramLabel = "PATH",
       description = "Output: a SavedModel directory, or a file ending in .pb for a frozen GraphDef.")
   Path output;
-
-  @Option(names = "--checkpoint", paramLabel = "PREFIX",
-      description = "Checkpoint prefix (default: the .meta path without .meta).")
-  Path checkpoint;
-
-  @Option(names = "--inputs", split = ",", paramLabel = "TENSOR",
-      description = "Input tensors for a checkpoint or frozen graph, e.g. Reshape:0.")
-  List<String> inputs = new ArrayList<>();
-
-  @Option(names = "--outputs", split = ",", paramLabel = "TENSOR",
-      description = "Output tensors for a checkpoint or frozen graph, e.g. conv2d_16/BiasAdd:0.")
-  List<String> outputs = new ArrayList<>();
-
-  @Option(names = "--tags", split = ",", defaultValue = "serve", paramLabel = "TAG",
-      description = "MetaGraph tags of a SavedModel (default: ${DEFAULT-VALUE}).")
-  List<String> tags;
 
   @Option(names = "--report", arity = "0..1", paramLabel = "FILE", fallbackValue = "",
       description = "Write the report JSON to FILE (default with no FILE: <output>.report.json beside it).")
@@ -63,9 +44,6 @@ final class FuseCommand implements Callable<Integer> {
 
   @Option(names = "--force", description = "Replace an existing output.")
   boolean force;
-
-  @Option(names = "--json", description = "Print the report as JSON on stdout.")
-  boolean json;
 
   @Override
   public Integer call() {
@@ -77,15 +55,16 @@ final class FuseCommand implements Callable<Integer> {
     if (Files.exists(output) && !force) {
       throw new FusedTfException("output " + output + " already exists (use --force to replace it)");
     }
-    FusedModelOptions options = FusedModelOptions.builder().tags(tags.toArray(String[]::new)).build();
+    FusedModelOptions options = model.options(spec).build();
     boolean frozenOut = output.getFileName().toString().endsWith(".pb");
+    ModelLocation where = model.location();
     FoldReport r;
-    if (Files.isDirectory(model)) {
+    if (where.kind() == ModelLocation.Kind.SAVED_MODEL) {
       if (frozenOut) {
         throw new IllegalArgumentException("a SavedModel input is written as a SavedModel directory, not .pb");
       }
-      err.println("fusing SavedModel " + model + " ...");
-      try (FusedModel m = FusedModel.load(model, options)) {
+      err.println("fusing SavedModel " + where.path() + " ...");
+      try (FusedModel m = FusedModel.load(where.path(), options)) {
         r = m.report();
         if (!r.check().passed()) {
           return failed(r);
@@ -93,20 +72,8 @@ final class FuseCommand implements Callable<Integer> {
         ModelExport.savedModel(m, output, force);
       }
     } else {
-      String name = model.getFileName().toString();
-      GraphModel g;
-      if (name.endsWith(".meta")) {
-        Path prefix = checkpoint != null ? checkpoint
-            : model.resolveSibling(name.substring(0, name.length() - ".meta".length()));
-        err.println("reading checkpoint " + prefix + " with meta graph " + model + " ...");
-        g = GraphModel.fromCheckpoint(model, prefix, inputs, outputs);
-      } else if (name.endsWith(".pb") || name.endsWith(".pbtxt")) {
-        err.println("reading frozen graph " + model + " ...");
-        g = GraphModel.fromFrozenGraph(model, inputs, outputs);
-      } else {
-        throw new IllegalArgumentException(model + " is not a SavedModel directory, a .meta file or a .pb/.pbtxt file");
-      }
-      FusedGraph fused = FusedGraph.fuse(g, options);
+      err.println("reading " + where.kind().name().toLowerCase().replace('_', ' ') + " " + where.path() + " ...");
+      FusedGraph fused = FusedGraph.fuse(model.graphModel(where), options);
       r = fused.report();
       if (!r.check().passed()) {
         return failed(r);
@@ -118,9 +85,7 @@ final class FuseCommand implements Callable<Integer> {
       }
     }
     writeReport(r);
-    PrintWriter out = spec.commandLine().getOut();
-    out.print(json ? r.toJson() + "\n" : r.toText());
-    out.flush();
+    model.print(spec, r);
     err.println("wrote " + output);
     err.flush();
     return 0;

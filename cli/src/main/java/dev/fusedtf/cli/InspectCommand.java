@@ -1,6 +1,9 @@
 package dev.fusedtf.cli;
 
+import dev.fusedtf.FusedGraph;
 import dev.fusedtf.FusedModel;
+import dev.fusedtf.FusedModelOptions;
+import dev.fusedtf.formats.ModelLocation;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -20,7 +23,11 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return CliErrors.run(spec, () -> {
-      model.print(spec, FusedModel.inspect(model.modelDir, model.options(spec).build()));
+      FusedModelOptions options = model.options(spec).build();
+      ModelLocation where = model.location();
+      model.print(spec, where.kind() == ModelLocation.Kind.SAVED_MODEL
+          ? FusedModel.inspect(where.path(), options)
+          : FusedGraph.inspect(model.graphModel(where), options));
       return 0;
     });
   }

@@ -2,6 +2,8 @@ package dev.fusedtf.cli;
 
 import dev.fusedtf.FoldReport;
 import dev.fusedtf.FusedModelOptions;
+import dev.fusedtf.formats.GraphModel;
+import dev.fusedtf.formats.ModelLocation;
 import dev.fusedtf.fold.Pass;
 import dev.fusedtf.fold.Pipeline;
 import java.io.PrintWriter;
@@ -18,10 +20,26 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
-/** What {@code inspect} and {@code verify} share: the model directory, tags, disabled passes, JSON output. */
+/**
+ * What {@code inspect}, {@code verify} and {@code fuse} share: the model (any format), the names a checkpoint or
+ * frozen graph needs, tags, disabled passes, JSON output.
+ */
 final class ModelArgs {
-  @Parameters(index = "0", paramLabel = "<model-dir>", description = "SavedModel directory.")
+  @Parameters(index = "0", paramLabel = "<model>", description = "SavedModel directory, checkpoint .meta file, "
+      + "frozen GraphDef .pb/.pbtxt, or a directory holding one .meta or one .pb.")
   Path modelDir;
+
+  @Option(names = "--checkpoint", paramLabel = "PREFIX",
+      description = "Checkpoint prefix (default: the .meta path without .meta).")
+  Path checkpoint;
+
+  @Option(names = "--inputs", split = ",", paramLabel = "TENSOR",
+      description = "Input tensors of a checkpoint or frozen graph, e.g. Reshape:0 (default: its Placeholders).")
+  List<String> inputs = new ArrayList<>();
+
+  @Option(names = "--outputs", split = ",", paramLabel = "TENSOR",
+      description = "Output tensors of a checkpoint or frozen graph (default: the ends of the graph the inputs feed).")
+  List<String> outputs = new ArrayList<>();
 
   @Option(names = "--tags", split = ",", paramLabel = "TAG",
       description = "MetaGraph tags to load, comma-separated (default: ${DEFAULT-VALUE}).")
@@ -46,6 +64,16 @@ final class ModelArgs {
       b.disablePass(p);
     }
     return b;
+  }
+
+  /** Where the model is and in which format. */
+  ModelLocation location() {
+    return ModelLocation.of(modelDir);
+  }
+
+  /** Reads a checkpoint or frozen graph named by these arguments. */
+  GraphModel graphModel(ModelLocation where) {
+    return where.open(checkpoint, inputs, outputs);
   }
 
   /** Prints {@code report} to stdout, as text or JSON. */

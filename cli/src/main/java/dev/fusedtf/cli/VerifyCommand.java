@@ -1,6 +1,9 @@
 package dev.fusedtf.cli;
 
+import dev.fusedtf.FoldReport;
+import dev.fusedtf.FusedGraph;
 import dev.fusedtf.FusedModel;
+import dev.fusedtf.formats.ModelLocation;
 import dev.fusedtf.FusedModelOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -42,7 +45,13 @@ final class VerifyCommand implements Callable<Integer> {
           .probeBatches(batches)
           .strict(strict)
           .build();
-      try (FusedModel m = FusedModel.load(model.modelDir, options)) {
+      ModelLocation where = model.location();
+      if (where.kind() != ModelLocation.Kind.SAVED_MODEL) {
+        FoldReport r = FusedGraph.fuse(model.graphModel(where), options).report();
+        model.print(spec, r);
+        return r.check().passed() ? 0 : 1;
+      }
+      try (FusedModel m = FusedModel.load(where.path(), options)) {
         model.print(spec, m.report());
         return m.check().passed() ? 0 : 1;
       }

@@ -51,11 +51,18 @@ class FuseCommandTest {
   }
 
   @Test
-  void missingNamesAreAUsageError() {
+  void namesAreGuessedForAFrozenGraphAndAskedForWhenTheyCannotBe() {
     Path pb = SharedModels.model("tf1-frozen-kws-dscnn-s").resolve("DS_CNN_S.pb");
-    Run r = run("fuse", pb.toString(), "-o", tmp.resolve("x.pb").toString());
+    Run guessed = run("verify", pb.getParent().toString(), "--batches", "1");
+    assertEquals(0, guessed.exit(), guessed.err());
+    assertTrue(guessed.out().contains("folded: 9"), guessed.out());
+    Path ckpt = SharedModels.model("tf1-ckpt-dncnn-bn");
+    Run r = run("fuse", ckpt.toString(), "-o", tmp.resolve("x").toString());
     assertEquals(2, r.exit());
-    assertTrue(r.err().contains("error: name the inputs and outputs"), r.err());
-    assertFalse(Files.exists(tmp.resolve("x.pb")));
+    assertTrue(r.err().contains("has no Placeholder: name the inputs"), r.err());
+    assertFalse(Files.exists(tmp.resolve("x")));
+    Run inspect = run("inspect", ckpt.toString(), "--inputs", "Reshape:0", "--outputs", "conv2d_16/BiasAdd:0", "--json");
+    assertEquals(0, inspect.exit(), inspect.err());
+    assertEquals(15, JsonParser.parseString(inspect.out()).getAsJsonObject().getAsJsonArray("folds").size());
   }
 }

@@ -96,8 +96,9 @@ public final class GraphModel {
     if (!meta.hasSaverDef()) {
       throw new FusedTfException(metaFile + " has no SaverDef: cannot restore its variables");
     }
-    requireNames(inputs, outputs);
     GraphDef full = Pruner.stripOutputShapes(meta.getGraphDef());
+    inputs = inputs == null || inputs.isEmpty() ? guessInputs(full, metaFile) : inputs;
+    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(full, inputs, metaFile) : outputs;
     try (Graph g = new Graph()) {
       importOrThrow(g, full, metaFile);
       List<Port> in = ports(g, inputs, "input");
@@ -121,7 +122,6 @@ public final class GraphModel {
 
   /** Reads a frozen GraphDef, binary or text format. */
   public static GraphModel fromFrozenGraph(Path file, List<String> inputs, List<String> outputs) {
-    requireNames(inputs, outputs);
     GraphDef gd;
     try {
       byte[] bytes = Files.readAllBytes(file);
@@ -139,6 +139,8 @@ public final class GraphModel {
       throw new FusedTfException("cannot read GraphDef " + file + " (binary or text): " + e.getMessage(), e);
     }
     gd = Pruner.stripOutputShapes(gd);
+    inputs = inputs == null || inputs.isEmpty() ? guessInputs(gd, file) : inputs;
+    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(gd, inputs, file) : outputs;
     try (Graph g = new Graph()) {
       importOrThrow(g, gd, file);
       List<Port> in = ports(g, inputs, "input");
@@ -193,10 +195,60 @@ public final class GraphModel {
     return t.build();
   }
 
-  private static void requireNames(List<String> inputs, List<String> outputs) {
-    if (inputs == null || inputs.isEmpty() || outputs == null || outputs.isEmpty()) {
-      throw new FusedTfException("name the inputs and outputs (tensor names such as 'input:0')");
+  private static final java.util.Set<String> NOT_OUTPUTS = java.util.Set.of("NoOp", "Assign", "AssignAdd",
+      "AssignSub", "AssignVariableOp", "SaveV2", "RestoreV2", "Save", "Restore", "WriteFile", "MergeV2Checkpoints",
+      "ScalarSummary", "HistogramSummary", "MergeSummary", "Const", "VariableV2", "VarHandleOp");
+
+  /** The Placeholders of {@code gd}, as input tensor names. */
+  static List<String> guessInputs(GraphDef gd, Path from) {
+    List<String> in = new ArrayList<>();
+    for (NodeDef n : gd.getNodeList()) {
+      if (n.getOp().equals("Placeholder")) {
+        in.add(n.getName() + ":0");
+      }
     }
+    if (in.isEmpty()) {
+      throw new FusedTfException(from + " has no Placeholder: name the inputs (tensor names such as 'Reshape:0')");
+    }
+    return in;
+  }
+
+  /** The ends of the part of {@code gd} that the inputs feed: nodes nothing reads, other than saver and training ops. */
+  static List<String> guessOutputs(GraphDef gd, List<String> inputs, Path from) {
+    java.util.Map<String, List<String>> readers = new java.util.HashMap<>();
+    for (NodeDef n : gd.getNodeList()) {
+      for (String in : n.getInputList()) {
+        TensorRef r = TensorRef.parse(in);
+        if (!r.isControl()) {
+          readers.computeIfAbsent(r.node(), k -> new ArrayList<>()).add(n.getName());
+        }
+      }
+    }
+    java.util.Map<String, NodeDef> byName = new java.util.HashMap<>();
+    gd.getNodeList().forEach(n -> byName.put(n.getName(), n));
+    java.util.Set<String> fed = new java.util.LinkedHashSet<>();
+    java.util.ArrayDeque<String> work = new java.util.ArrayDeque<>();
+    inputs.forEach(i -> work.add(TensorRef.parse(i).node()));
+    while (!work.isEmpty()) {
+      String n = work.pop();
+      if (fed.add(n)) {
+        work.addAll(readers.getOrDefault(n, List.of()));
+      }
+    }
+    List<String> out = new ArrayList<>();
+    for (String n : fed) {
+      NodeDef node = byName.get(n);
+      boolean read = readers.getOrDefault(n, List.of()).stream().anyMatch(fed::contains);
+      if (node != null && !read && !NOT_OUTPUTS.contains(node.getOp()) && !node.getOp().contains("Grad")
+          && !n.startsWith("gradients/") && !n.contains("/gradients/")) {
+        out.add(n + ":0");
+      }
+    }
+    if (out.isEmpty() || out.size() > 8) {
+      throw new FusedTfException(from + ": " + (out.isEmpty() ? "no" : out.size())
+          + " candidate outputs found from the inputs " + inputs + ": name the outputs");
+    }
+    return out;
   }
 
   private static void importOrThrow(Graph g, GraphDef gd, Path from) {
