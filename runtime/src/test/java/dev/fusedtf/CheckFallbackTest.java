@@ -110,6 +110,19 @@ class CheckFallbackTest {
   }
 
   @Test
+  void corruptOrIncompleteModelsAreClearErrors() throws java.io.IOException {
+    java.nio.file.Path corrupt = java.nio.file.Files.createDirectories(tmp.resolve("corrupt"));
+    java.nio.file.Files.write(corrupt.resolve("saved_model.pb"), new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
+    FusedTfException e = assertThrows(FusedTfException.class, () -> FusedModel.load(corrupt));
+    assertTrue(e.getMessage().contains("cannot load SavedModel"), e.getMessage());
+    java.nio.file.Path empty = java.nio.file.Files.createDirectories(tmp.resolve("empty"));
+    e = assertThrows(FusedTfException.class, () -> FusedModel.load(empty));
+    assertTrue(e.getMessage().contains("not a SavedModel"), e.getMessage());
+    e = assertThrows(FusedTfException.class, () -> FusedModel.load(dir, "no-such-tag"));
+    assertTrue(e.getMessage().contains("no-such-tag"), e.getMessage());
+  }
+
+  @Test
   void badInputsAreRejectedBeforeNativeCode() {
     try (FusedModel m = FusedModel.load(dir);
          org.tensorflow.types.TFloat32 rank3 = org.tensorflow.types.TFloat32.tensorOf(org.tensorflow.ndarray.Shape.of(6, 6, 2));
