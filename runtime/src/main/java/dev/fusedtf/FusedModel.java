@@ -162,6 +162,19 @@ public final class FusedModel implements AutoCloseable {
    * @throws IllegalStateException after {@link #close()}
    */
   public Result call(String key, Map<String, ? extends Tensor> inputs) {
+    return call(key, inputs, true);
+  }
+
+  /**
+   * One call through the whole request path (checks, validation, lock, run) without recording it: the loader
+   * makes one per signature so that the first real request does not pay for loading and initialising that code.
+   */
+  void warmRequestPath(String key, Map<String, ? extends Tensor> inputs) {
+    call(key, inputs, false).close();
+  }
+
+  private Result call(String key, Map<String, ? extends Tensor> inputs, boolean record) {
+
     long start = System.nanoTime();
     String sigTag = FusedTfMetrics.UNKNOWN_SIGNATURE;
     FusedTfMetrics.Outcome outcome = FusedTfMetrics.Outcome.ERROR;
@@ -192,7 +205,9 @@ public final class FusedModel implements AutoCloseable {
       outcome = FusedTfMetrics.Outcome.INVALID_INPUT;
       throw e;
     } finally {
-      metrics.recordPredict(sigTag, outcome, System.nanoTime() - start);
+      if (record) {
+        metrics.recordPredict(sigTag, outcome, System.nanoTime() - start);
+      }
     }
   }
 

@@ -223,11 +223,34 @@ final class FusedModelLoader {
       FoldReport report = new FoldReport(dir.toString(), stored.served(), stored.folds(), stored.skipped(),
           stored.nodesBefore(), stored.nodesAfter(), stored.check(), stored.fallbackReason(), timings,
           stored.rewrites(), warmup, stored.speedup());
-      return new FusedModel(dir.toString(), bundle, bundle.metaGraphDef(), report, metrics);
+      return warmRequestPath(new FusedModel(dir.toString(), bundle, bundle.metaGraphDef(), report, metrics));
     } catch (RuntimeException e) {
       bundle.close();
       throw e;
     }
+  }
+
+  /** One unrecorded call per signature through {@code model}'s request path, when warm-up is on. */
+  private FusedModel warmRequestPath(FusedModel model) {
+    if (options.warmupRuns() == 0) {
+      return model;
+    }
+    for (Signature sig : model.signatures().values()) {
+      Map<String, org.tensorflow.Tensor> in;
+      try {
+        in = probes().probe(sig, 1, 0);
+      } catch (IllegalArgumentException e) {
+        continue;
+      }
+      try {
+        model.warmRequestPath(sig.key(), in);
+      } catch (RuntimeException e) {
+        LOG.debug("request-path warm-up of '{}' failed: {}", sig.key(), e.toString());
+      } finally {
+        in.values().forEach(org.tensorflow.Tensor::close);
+      }
+    }
+    return model;
   }
 
   /** Runs the warm-up on {@code bundle}, or returns null when there is none to run. */
@@ -246,7 +269,8 @@ final class FusedModelLoader {
       CheckResult check, String why, Speedup speedup) {
     try {
       WarmupResult warmup = warmup(bundle);
-      return new FusedModel(dir.toString(), bundle, meta, report(r, served, check, why, warmup, speedup), metrics);
+      return warmRequestPath(
+          new FusedModel(dir.toString(), bundle, meta, report(r, served, check, why, warmup, speedup), metrics));
     } catch (RuntimeException e) {
       bundle.close();
       throw e;

@@ -72,6 +72,7 @@ public final class Warmup {
             break;
           }
           try {
+            InputValidator.validate(sig, in); // the request path's Java code, loaded and run once before requests
             double ms = timeMs(session, sig, in);
             first = first < 0 ? ms : first;
             calls++;
