@@ -5,7 +5,9 @@ import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.check.EquivalenceCheck;
 import dev.fusedtf.check.ProbeSupplier;
 import dev.fusedtf.fold.Pipeline;
+import dev.fusedtf.formats.Pruner;
 import dev.fusedtf.formats.SavedModelFiles;
+import dev.fusedtf.formats.ServingRoots;
 import dev.fusedtf.graph.Body;
 import dev.fusedtf.graph.TensorRef;
 import dev.fusedtf.measure.AbTimer;
@@ -29,6 +31,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Signature;
+import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.SignatureDef;
 import org.tensorflow.proto.TensorInfo;
@@ -103,7 +106,10 @@ final class FusedModelLoader {
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
     vars.prefetchServing(new dev.fusedtf.graph.ModelGraph(meta.getGraphDef(), fetchNodes(meta)));
-    Pipeline.Result r = pipeline.run(meta.getGraphDef(), fetchNodes(meta), fedNodes(meta), vars);
+    // nodes no signature, init op or restore needs (a TF1 training graph's gradients and optimizer) go first:
+    // a fold must not leave a dead reader pointing at a node it removed
+    GraphDef serving = Pruner.prune(meta.getGraphDef(), ServingRoots.of(meta, true));
+    Pipeline.Result r = pipeline.run(serving, fetchNodes(meta), fedNodes(meta), vars);
     timings.put("fold", ms(t));
     return r;
   }

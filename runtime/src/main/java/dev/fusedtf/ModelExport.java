@@ -3,12 +3,11 @@ package dev.fusedtf;
 import dev.fusedtf.formats.Freezer;
 import dev.fusedtf.formats.ModelWriter;
 import dev.fusedtf.formats.Pruner;
+import dev.fusedtf.formats.ServingRoots;
 import dev.fusedtf.graph.Body;
 import dev.fusedtf.graph.ModelGraph;
-import dev.fusedtf.graph.TensorRef;
 import dev.fusedtf.weights.SessionVariableStore;
 import java.nio.file.Path;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import org.tensorflow.proto.CollectionDef;
@@ -23,8 +22,6 @@ import org.tensorflow.proto.MetaGraphDef;
  * {@code SavedModelBundle.load} loads the result; no variables folder is needed.
  */
 public final class ModelExport {
-  private static final List<String> INIT_COLLECTIONS =
-      List.of("saved_model_main_op", "legacy_init_op", "main_op", "table_initializer");
 
   private ModelExport() {}
 
@@ -36,13 +33,12 @@ public final class ModelExport {
    */
   public static void savedModel(FusedModel model, Path out, boolean force) {
     MetaGraphDef meta = model.metaGraphDef();
-    Set<String> roots = new LinkedHashSet<>(FusedModelLoader.fetchNodes(meta));
+    Set<String> roots = ServingRoots.of(meta, false);
     MetaGraphDef.Builder b = meta.toBuilder().clearSaverDef().clearObjectGraphDef().clearCollectionDef();
-    for (String c : INIT_COLLECTIONS) {
+    for (String c : ServingRoots.INIT_COLLECTIONS) {
       CollectionDef def = meta.getCollectionDefMap().get(c);
       if (def != null) {
         b.putCollectionDef(c, def);
-        def.getNodeList().getValueList().forEach(v -> roots.add(TensorRef.parse(v).node()));
       }
     }
     GraphDef graph = meta.getGraphDef();

@@ -17,7 +17,8 @@ import java.util.stream.Stream;
  * The {@code ModelFingerprint} summarises the files of a SavedModel directory so that a changed model gets a
  * new cache entry: the relative path, size and modification time of every regular file, plus the SHA-256 of
  * the graph ({@code saved_model.pb} or {@code .pbtxt}) and of {@code variables/variables.index} (which names
- * every variable's shard, offset and checksum, so changed weights change it too).
+ * every variable's shard, offset and checksum, so changed weights change it too). The hashes are remembered per
+ * directory and reused while no file's size or modification time changes, so a lookup costs a directory walk.
  */
 public final class ModelFingerprint {
   private static final List<String> HASHED =
@@ -27,18 +28,24 @@ public final class ModelFingerprint {
 
   /** The fingerprint of the model in {@code dir} (a real path), as lowercase hex. */
   public static String of(Path dir) throws IOException {
-    MessageDigest md = sha256();
     List<Path> files;
     try (Stream<Path> s = Files.walk(dir, FileVisitOption.FOLLOW_LINKS)) {
       files = s.filter(Files::isRegularFile)
           .sorted((a, b) -> dir.relativize(a).toString().compareTo(dir.relativize(b).toString()))
           .collect(Collectors.toList());
     }
+    StringBuilder listing = new StringBuilder();
     for (Path f : files) {
-      String line = dir.relativize(f).toString().replace('\\', '/') + '\0' + Files.size(f) + '\0'
-          + Files.getLastModifiedTime(f).toMillis() + '\n';
-      md.update(line.getBytes(StandardCharsets.UTF_8));
+      listing.append(dir.relativize(f).toString().replace('\\', '/')).append('\0').append(Files.size(f))
+          .append('\0').append(Files.getLastModifiedTime(f).toMillis()).append('\n');
     }
+    String stat = listing.toString();
+    Memo memo = MEMO.get(dir);
+    if (memo != null && memo.listing().equals(stat)) {
+      return memo.fingerprint(); // same files, sizes and times: the hashes below would not change
+    }
+    MessageDigest md = sha256();
+    md.update(stat.getBytes(StandardCharsets.UTF_8));
     byte[] buf = new byte[64 * 1024];
     for (String name : HASHED) {
       Path f = dir.resolve(name);
@@ -51,8 +58,15 @@ public final class ModelFingerprint {
         }
       }
     }
-    return HexFormat.of().formatHex(md.digest());
+    String fingerprint = HexFormat.of().formatHex(md.digest());
+    MEMO.put(dir, new Memo(stat, fingerprint));
+    return fingerprint;
   }
+
+  /** The last fingerprint computed per directory, with the file listing it was computed from. */
+  private record Memo(String listing, String fingerprint) {}
+
+  private static final java.util.Map<Path, Memo> MEMO = new java.util.concurrent.ConcurrentHashMap<>();
 
   private static MessageDigest sha256() {
     try {

@@ -16,7 +16,7 @@ import org.tensorflow.types.TInt64;
 
 /**
  * The {@code ProbeInputs} builds inputs for a signature from its declared shapes and dtypes: the first unknown
- * dimension becomes the batch size, other unknown dimensions become 1; float inputs get uniform random values in
+ * dimension becomes the batch size, other unknown dimensions become {@value #UNKNOWN_DIM}; float inputs get uniform random values in
  * [-1, 1), integer inputs zeros (they are often indices), booleans false. Inputs of other dtypes (strings) cannot
  * be made up: {@link #supports} says so and callers must supply their own.
  */
@@ -53,12 +53,19 @@ public final class ProbeInputs {
     boolean batchUsed = false;
     for (int i = 0; i < out.length; i++) {
       if (out[i] < 0) {
-        out[i] = batchUsed ? 1 : batch;
+        out[i] = batchUsed ? UNKNOWN_DIM : batch;
         batchUsed = true;
       }
     }
     return Shape.of(out);
   }
+
+  /**
+   * Size given to unknown dimensions after the batch dimension (image height and width, sequence length): large
+   * enough for a VALID convolution to produce output, and for a SAME convolution's probe to reach every kernel
+   * tap, small enough to stay cheap.
+   */
+  public static final int UNKNOWN_DIM = 16;
 
   /**
    * Generates one input tensor per signature input. The caller closes every tensor in the returned map.

@@ -35,6 +35,15 @@ enum ChannelOp {
     };
   }
 
+  /** Rank of the op's output. */
+  int outputRank() {
+    return switch (this) {
+      case CONV3D -> 5;
+      case MATMUL -> 2;
+      default -> 4;
+    };
+  }
+
   /** Index among the data inputs of the kernel / weight matrix. */
   int kernelInput() {
     return kernelInput;

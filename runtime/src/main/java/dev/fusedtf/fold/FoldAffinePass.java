@@ -61,7 +61,7 @@ public final class FoldAffinePass implements Pass {
     ConstantEvaluator eval = new ConstantEvaluator(weights);
     for (Body body : graph.servingBodies()) {
       Set<String> touched = new HashSet<>();
-      Set<String> keep = body.isFunction() ? Set.of() : graph.fetchNodes();
+      Set<String> keep = graph.protectedNodes(body);
       for (NodeDef n : body.nodes()) {
         if (!graph.isLive(body, n.getName())) {
           continue;
@@ -153,6 +153,10 @@ public final class FoldAffinePass implements Pass {
       return null;
     }
     DenseTensor shift = side.constant().value();
+    if (n.getOp().equals("BiasAdd") && Nodes.stringAttr(n, "data_format", "NHWC").startsWith("NC")
+        && shift.rank() == 1) {
+      shift = new DenseTensor(new long[] {1, shift.size(), 1, 1}, shift.values(), shift.dtype()); // bias on axis 1
+    }
     if (n.getOp().equals("Sub")) {
       double[] v = shift.values().clone();
       for (int i = 0; i < v.length; i++) {
@@ -162,7 +166,8 @@ public final class FoldAffinePass implements Pass {
     }
     int computed = side.constant().computedNodes();
     Optional<NodeDef> m = LinearFold.producerOfFirstOutput(body, side.x());
-    if (m.isPresent() && m.get().getOp().equals("Mul") && graph.liveDataUses(body, m.get().getName()).size() == 1) {
+    if (m.isPresent() && m.get().getOp().equals("Mul") && graph.liveDataUses(body, m.get().getName()).size() == 1
+        && !graph.isProtected(body, m.get().getName())) {
       Side ms = split(body, Body.dataInputs(m.get()), eval, false);
       if (ms != null) {
         return new Chain(n, m.get(), ms.x(), ms.constant().value(), shift,
@@ -202,41 +207,39 @@ public final class FoldAffinePass implements Pass {
     return TensorProtos.isSupported(t.dtype());
   }
 
-  /** Per-channel values of {@code t} for {@code channels} channels on the target's channel axis, or null. */
-  static double[] perChannel(DenseTensor t, int channels, boolean channelsFirst, int fill) {
-    if (t == null) {
+  /**
+   * Per-channel values of {@code t} as it broadcasts against a tensor of rank {@code rank} whose channel axis is 1
+   * ({@code channelsFirst}) or last, or null when it does not broadcast that way (a scalar fills every channel; a
+   * null {@code t} gives {@code fill}). A constant of higher rank than the tensor would change the result's rank.
+   */
+  static double[] perChannel(DenseTensor t, int channels, boolean channelsFirst, int fill, int rank) {
+    if (t == null || t.size() == 1) {
+      if (t != null && t.rank() > rank) {
+        return null;
+      }
       double[] v = new double[channels];
-      java.util.Arrays.fill(v, fill);
+      java.util.Arrays.fill(v, t == null ? fill : t.get(0));
       return v;
-    }
-    if (t.size() == 1) {
-      double[] v = new double[channels];
-      java.util.Arrays.fill(v, t.get(0));
-      return v;
-    }
-    if (t.size() != channels) {
-      return null;
     }
     long[] s = t.shape();
-    int axis = -1;
+    if (s.length > rank || t.size() != channels) {
+      return null;
+    }
+    int axis = channelsFirst ? 1 : rank - 1;
     for (int i = 0; i < s.length; i++) {
-      if (s[i] == channels) {
-        axis = i;
-      } else if (s[i] != 1) {
+      int aligned = rank - s.length + i;
+      if (aligned == axis ? s[i] != channels : s[i] != 1) {
         return null;
       }
     }
-    if (s.length == 1) {
-      return channelsFirst ? null : t.values();
-    }
-    boolean ok = channelsFirst ? axis == s.length - 3 : axis == s.length - 1;
-    return ok ? t.values() : null;
+    return axis >= rank - s.length ? t.values() : null;
   }
 
   /** Folds into the target's weights; returns null on success or why it cannot. */
   private static String foldInto(Body body, BodyEditor ed, LinearFold.Target t, Chain c, Set<String> keep) {
-    double[] s = perChannel(c.scale(), t.channels(), t.channelsFirst(), 1);
-    double[] shift = perChannel(c.shift(), t.channels(), t.channelsFirst(), 0);
+    int rank = t.kind().outputRank();
+    double[] s = perChannel(c.scale(), t.channels(), t.channelsFirst(), 1, rank);
+    double[] shift = perChannel(c.shift(), t.channels(), t.channelsFirst(), 0, rank);
     if (s == null || shift == null) {
       return "scale/shift shapes do not match the " + t.channels() + " channels of " + t.conv().getName();
     }
@@ -249,7 +252,7 @@ public final class FoldAffinePass implements Pass {
   private static void precompute(Body body, BodyEditor ed, Chain c, Set<String> keep) {
     NodeDef last = c.last();
     DataType dt = Nodes.typeAttr(last, "T", DataType.DT_FLOAT);
-    String xRef = c.x().toString();
+    String xRef = ed.currentRef(c.x());
     List<TensorRef> orphans = new ArrayList<>(Body.dataInputs(last));
     if (c.scale() != null) {
       NodeDef mulNode = c.mul() != null ? c.mul() : last; // a scale alone ends at its own Mul

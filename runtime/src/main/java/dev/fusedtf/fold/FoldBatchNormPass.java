@@ -68,7 +68,7 @@ public final class FoldBatchNormPass implements Pass {
         Plan p = (Plan) o;
         DataType t = Nodes.typeAttr(n, "T", DataType.DT_FLOAT);
         LinearFold.rewrite(editor.edit(body), p.target(), p.scale(), p.shift(), n, t, List.of(),
-            body.isFunction() ? Set.of() : graph.fetchNodes());
+            graph.protectedNodes(body));
         folds.add(new Fold(n.getName(), p.target().conv().getName(), p.pattern(), body.functionName(), NAME,
             p.note()));
       }

@@ -50,7 +50,7 @@ public final class FoldForwardPass implements Pass {
     List<Skip> skips = new ArrayList<>();
     ConstantEvaluator eval = new ConstantEvaluator(weights);
     for (Body body : graph.servingBodies()) {
-      Set<String> keep = body.isFunction() ? Set.of() : graph.fetchNodes();
+      Set<String> keep = graph.protectedNodes(body);
       List<String> touched = new ArrayList<>();
       for (NodeDef n : body.nodes()) {
         if (!graph.isLive(body, n.getName()) || touched.contains(n.getName())) {
@@ -61,8 +61,9 @@ public final class FoldForwardPass implements Pass {
           continue;
         }
         List<Body.Use> uses = graph.liveDataUses(body, n.getName());
-        if (uses.size() != 1 || uses.get(0).consumer() == null) {
-          continue;
+        if (uses.size() != 1 || uses.get(0).consumer() == null
+            || a.chain().stream().anyMatch(c -> graph.isProtected(body, c.getName()))) {
+          continue; // the folded-away nodes must have no other reader, signatures included
         }
         NodeDef reader = uses.get(0).consumer();
         ChannelOp kind = ChannelOp.of(reader.getOp());
@@ -157,13 +158,18 @@ public final class FoldForwardPass implements Pass {
       cin = (int) w.dim(2);
       spatial = (int) (w.dim(0) * w.dim(1));
       String padding = Nodes.stringAttr(conv, "padding", "VALID");
-      if (spatial > 1 && !padding.equals("VALID")) {
+      long[] explicit = Nodes.intsAttr(conv, "explicit_paddings");
+      boolean noPadding = padding.equals("VALID")
+          || (padding.equals("SAME") && spatial == 1)
+          || (padding.equals("EXPLICIT") && explicit != null && java.util.Arrays.stream(explicit).allMatch(p -> p == 0));
+      if (!noPadding) {
         return padding + " padding with a " + w.dim(0) + "x" + w.dim(1)
             + " kernel: the zero padding would not see the BatchNorm's shift, so the fold would not be exact";
       }
     }
-    double[] s = FoldAffinePass.perChannel(a.scale(), cin, false, 1);
-    double[] t = FoldAffinePass.perChannel(a.shift(), cin, false, 0);
+    int rank = kind == ChannelOp.MATMUL ? 2 : 4;
+    double[] s = FoldAffinePass.perChannel(a.scale(), cin, false, 1, rank);
+    double[] t = FoldAffinePass.perChannel(a.shift(), cin, false, 0, rank);
     if (s == null || t == null) {
       return "scale/shift do not match the " + cin + " input channels";
     }
@@ -207,12 +213,12 @@ public final class FoldForwardPass implements Pass {
       }
     }
     String convName = conv.getName();
-    if (bias == null && !body.isFunction() && graph.fetchNodes().contains(convName)) {
-      return "the conv is fetched directly by a signature";
+    if (bias == null && graph.isProtected(body, convName)) {
+      return "the conv is fetched or fed directly by a signature";
     }
     NodeDef.Builder cb = conv.toBuilder().clearInput();
     List<String> ins = new ArrayList<>(conv.getInputList());
-    ins.set(0, a.x().toString());
+    ins.set(0, ed.currentRef(a.x()));
     ins.set(1, OpOutputs.firstOutputRef(body, kName, "Const"));
     cb.addAllInput(ins).removeAttr("_output_shapes");
     List<TensorRef> orphans = new ArrayList<>(List.of(kernelRef));

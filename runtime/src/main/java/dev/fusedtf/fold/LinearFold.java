@@ -208,8 +208,8 @@ final class LinearFold {
 
   /** Null when {@code node}'s only reader is {@code expected} and no signature fetches it; else the reason. */
   static String soleReader(ModelGraph graph, Body body, NodeDef node, NodeDef expected) {
-    if (!body.isFunction() && graph.fetchNodes().contains(node.getName())) {
-      return node.getOp() + " '" + node.getName() + "' is fetched directly by a signature";
+    if (graph.isProtected(body, node.getName())) {
+      return node.getOp() + " '" + node.getName() + "' is fetched or fed directly by a signature";
     }
     List<String> others = new ArrayList<>();
     for (Body.Use u : graph.liveDataUses(body, node.getName())) {

@@ -73,7 +73,9 @@ public final class NchwToNhwcPass implements Pass {
   private static Set<String> domain(ModelGraph graph, Body body) {
     Set<String> d = new LinkedHashSet<>();
     for (NodeDef n : body.nodes()) {
-      if (SENSITIVE.contains(n.getOp()) && nchw(n) && graph.isLive(body, n.getName()) && onlyFirstOutputRead(graph, body, n)) {
+      // BiasAdd is legal on any rank: it joins only through an input already in the domain (4-D)
+      if (SENSITIVE.contains(n.getOp()) && !n.getOp().equals("BiasAdd") && nchw(n) && graph.isLive(body, n.getName())
+          && onlyFirstOutputRead(graph, body, n) && !graph.isProtected(body, n.getName())) {
         d.add(n.getName());
       }
     }
@@ -86,14 +88,16 @@ public final class NchwToNhwcPass implements Pass {
         }
         List<TensorRef> in = Body.dataInputs(n);
         boolean ok = false;
-        if (UNARY.contains(n.getOp()) && in.size() == 1) {
+        if (n.getOp().equals("BiasAdd") && nchw(n) && in.size() == 2) {
+          ok = inDomain(body, d, in.get(0)) && onlyFirstOutputRead(graph, body, n);
+        } else if (UNARY.contains(n.getOp()) && in.size() == 1) {
           ok = inDomain(body, d, in.get(0));
         } else if (BINARY.contains(n.getOp()) && in.size() == 2) {
           boolean a = inDomain(body, d, in.get(0));
           boolean b = inDomain(body, d, in.get(1));
           ok = (a && b) || (a && scalarConst(body, in.get(1))) || (b && scalarConst(body, in.get(0)));
         }
-        if (ok) {
+        if (ok && !graph.isProtected(body, n.getName())) {
           d.add(n.getName());
           grew = true;
         }
@@ -131,7 +135,7 @@ public final class NchwToNhwcPass implements Pass {
     Map<String, String> renamed = new HashMap<>();
     int count = 0;
     // nodes read outside the domain get an NHWC twin; the old name becomes the transpose back
-    Set<String> keepNames = body.isFunction() ? Set.of() : graph.fetchNodes();
+    Set<String> keepNames = graph.protectedNodes(body);
     for (String name : d) {
       boolean outside = keepNames.contains(name);
       for (Body.Use u : body.uses(name)) {
@@ -153,6 +157,10 @@ public final class NchwToNhwcPass implements Pass {
           if (v != null && v.length == 4) {
             b.putAttr(a, ints(v[0], v[2], v[3], v[1]));
           }
+        }
+        long[] pads = Nodes.intsAttr(n, "explicit_paddings"); // (before, after) pairs in dimension order
+        if (pads != null && pads.length == 8) {
+          b.putAttr("explicit_paddings", ints(pads[0], pads[1], pads[4], pads[5], pads[6], pads[7], pads[2], pads[3]));
         }
       }
       int dataIdx = 0;

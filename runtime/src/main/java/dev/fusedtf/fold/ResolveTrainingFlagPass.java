@@ -35,7 +35,7 @@ public final class ResolveTrainingFlagPass implements Pass {
     GraphEditor editor = new GraphEditor(graph);
     ConstantEvaluator eval = new ConstantEvaluator(weights);
     for (Body body : graph.servingBodies()) {
-      Set<String> keep = body.isFunction() ? Set.of() : graph.fetchNodes();
+      Set<String> keep = graph.protectedNodes(body);
       for (NodeDef n : body.nodes()) {
         if (!(n.getOp().equals("Select") || n.getOp().equals("SelectV2")) || !graph.isLive(body, n.getName())) {
           continue;

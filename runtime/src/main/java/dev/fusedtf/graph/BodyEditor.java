@@ -165,6 +165,21 @@ public final class BodyEditor {
     }
   }
 
+  /**
+   * {@code ref} (a reference read in the original body) as it must be written now: when an earlier edit replaced
+   * its node by one of another op, a function-body reference to output 0 names the new op's output arg
+   * ({@code add:z:0} becomes {@code add:output:0} once the Add is a BiasAdd).
+   */
+  public String currentRef(TensorRef ref) {
+    NodeDef now = nodes.get(ref.node());
+    NodeDef was = body.node(ref.node()).orElse(null);
+    if (!body.isFunction() || now == null || was == null || now.getOp().equals(was.getOp())
+        || !ref.isFirstOutput(OpOutputs.firstOutputArg(was.getOp()))) {
+      return ref.toString();
+    }
+    return OpOutputs.firstOutputRef(body, ref.node(), now.getOp());
+  }
+
   /** Number of data references to node {@code name} in the edited body (inputs and return values). */
   public int dataUseCount(String name) {
     int count = 0;

@@ -104,6 +104,24 @@ public final class ModelGraph {
   }
 
   /**
+   * Nodes of {@code body} a rewrite must keep as they are (name, op and value): top-level nodes the signatures
+   * fetch or feed. Function bodies have none (their callers see only the return values).
+   */
+  public Set<String> protectedNodes(Body body) {
+    if (body.isFunction()) {
+      return Set.of();
+    }
+    Set<String> out = new LinkedHashSet<>(fetchNodes);
+    out.addAll(fedNodes);
+    return out;
+  }
+
+  /** Whether node {@code name} of {@code body} is fetched or fed by a signature. */
+  public boolean isProtected(Body body, String name) {
+    return !body.isFunction() && (fetchNodes.contains(name) || fedNodes.contains(name));
+  }
+
+  /**
    * Whether node {@code name} of {@code body} runs when the signatures run: every node of a serving function
    * body, and the top-level nodes the fetch nodes depend on. Readers that never run (gradients, optimizer and
    * saver ops of a TF1 training graph) do not block a fold.

@@ -41,7 +41,7 @@ import org.tensorflow.types.family.TType;
  * }</pre>
  *
  * <p>Each request's inputs must have batch size 1 and are validated against the signature when submitted, so a
- * bad request fails alone. Input bytes are copied at submission: the caller may close its tensors once
+ * bad request fails alone; requests of different valid shapes (a variable length) are run in separate calls. Input bytes are copied at submission: the caller may close its tensors once
  * {@code submit} returns. Numeric dtypes only (strings are not stacked).
  */
 public final class MicroBatcher implements AutoCloseable {
@@ -111,6 +111,9 @@ public final class MicroBatcher implements AutoCloseable {
     }
     Row row = new Row(copy, shapes, new CompletableFuture<>());
     queue.add(row);
+    if (closed && queue.remove(row)) { // closed while we queued: the worker may be gone
+      row.result().completeExceptionally(new IllegalStateException("batcher closed"));
+    }
     return row.result();
   }
 
@@ -142,7 +145,7 @@ public final class MicroBatcher implements AutoCloseable {
           }
           batch.add(next);
         }
-        run(batch);
+        runByShape(batch);
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         return;
@@ -152,9 +155,22 @@ public final class MicroBatcher implements AutoCloseable {
     }
   }
 
+  /** Requests of different (valid) shapes cannot be stacked: one call per shape. */
+  private void runByShape(List<Row> batch) {
+    Map<String, List<Row>> groups = new LinkedHashMap<>();
+    for (Row r : batch) {
+      StringBuilder key = new StringBuilder();
+      r.shapes().forEach((k, v) -> key.append(k).append(java.util.Arrays.toString(v)));
+      groups.computeIfAbsent(key.toString(), k -> new ArrayList<>()).add(r);
+    }
+    groups.values().forEach(this::run);
+  }
+
   private void run(List<Row> batch) {
     int n = batch.size();
     Map<String, Tensor> stacked = new LinkedHashMap<>();
+    List<Map<String, Tensor>> split = new ArrayList<>();
+    boolean delivered = false;
     try {
       for (Map.Entry<String, Signature.TensorDescription> e : signature.getInputs().entrySet()) {
         String name = e.getKey();
@@ -162,9 +178,6 @@ public final class MicroBatcher implements AutoCloseable {
         byte[] all = new byte[first.length * n];
         for (int i = 0; i < n; i++) {
           byte[] b = batch.get(i).inputs().get(name);
-          if (!java.util.Arrays.equals(batch.get(i).shapes().get(name), batch.get(0).shapes().get(name))) {
-            throw new IllegalStateException("requests of different shapes");
-          }
           System.arraycopy(b, 0, all, i * first.length, b.length);
         }
         long[] shape = batch.get(0).shapes().get(name).clone();
@@ -172,7 +185,6 @@ public final class MicroBatcher implements AutoCloseable {
         stacked.put(name, Tensor.of(type(e.getValue().dataType), Shape.of(shape), DataBuffers.of(all, true, false)));
       }
       try (Result r = model.call(signature.key(), stacked)) {
-        List<Map<String, Tensor>> split = new ArrayList<>();
         for (int i = 0; i < n; i++) {
           split.add(new LinkedHashMap<>());
         }
@@ -194,11 +206,15 @@ public final class MicroBatcher implements AutoCloseable {
         }
         batches.incrementAndGet();
         rows.addAndGet(n);
+        delivered = true;
         for (int i = 0; i < n; i++) {
           batch.get(i).result().complete(split.get(i));
         }
       }
     } catch (RuntimeException e) {
+      if (!delivered) {
+        split.forEach(m -> m.values().forEach(Tensor::close)); // outputs split before the failure
+      }
       for (Row row : batch) {
         row.result().completeExceptionally(e);
       }
@@ -227,6 +243,9 @@ public final class MicroBatcher implements AutoCloseable {
       worker.join(10_000);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    for (Row left; (left = queue.poll()) != null; ) { // queued as the worker stopped
+      left.result().completeExceptionally(new IllegalStateException("batcher closed"));
     }
   }
 }

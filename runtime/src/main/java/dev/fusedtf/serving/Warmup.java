@@ -71,13 +71,19 @@ public final class Warmup {
             LOG.debug("no warm-up probes for '{}': {}", sig.key(), e.getMessage());
             break;
           }
+          boolean keep = false;
           try {
             InputValidator.validate(sig, in); // the request path's Java code, loaded and run once before requests
             double ms = timeMs(session, sig, in);
             first = first < 0 ? ms : first;
             calls++;
+            keep = timed == null;
+          } catch (RuntimeException e) {
+            // a probe the model rejects (e.g. too small for a VALID conv) must not fail the load: warm-up is optional
+            LOG.debug("warm-up call of '{}' failed: {}", sig.key(), e.getMessage());
+            break;
           } finally {
-            if (timed == null) {
+            if (keep) {
               timed = sig;
               last = in;
             } else {

@@ -389,16 +389,16 @@ public final class NetBuilder {
         sig.putOutputs(key, tensorInfo("StatefulPartitionedCall:" + i++, null));
       }
     }
-    addRestoreOps(g, handleNodes);
-    SaverDef saver = SaverDef.newBuilder().setFilenameTensorName("save/Const:0")
-        .setSaveTensorName("save/Const:0").setRestoreOpName("save/restore_all")
-        .setVersion(SaverDef.CheckpointFormatVersion.V2).build();
-    return MetaGraphDef.newBuilder()
+    MetaGraphDef.Builder meta = MetaGraphDef.newBuilder()
         .setMetaInfoDef(MetaGraphDef.MetaInfoDef.newBuilder().addTags("serve"))
-        .setGraphDef(g)
-        .setSaverDef(saver)
-        .putSignatureDef("serving_default", sig.build())
-        .build();
+        .putSignatureDef("serving_default", sig.build());
+    if (!handleNodes.isEmpty()) { // a model without variables has nothing to restore
+      addRestoreOps(g, handleNodes);
+      meta.setSaverDef(SaverDef.newBuilder().setFilenameTensorName("save/Const:0")
+          .setSaveTensorName("save/Const:0").setRestoreOpName("save/restore_all")
+          .setVersion(SaverDef.CheckpointFormatVersion.V2));
+    }
+    return meta.setGraphDef(g).build();
   }
 
   /** Writes the SavedModel into {@code dir} (created; must not hold a model already). */
@@ -406,7 +406,9 @@ public final class NetBuilder {
     try {
       Files.createDirectories(dir.resolve("variables"));
       SavedModelFiles.writeSavedModelPb(dir, metaGraph());
-      CheckpointWriter.write(dir.resolve("variables").resolve("variables"), variables);
+      if (!variables.isEmpty()) {
+        CheckpointWriter.write(dir.resolve("variables").resolve("variables"), variables);
+      }
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write model to " + dir, e);
