@@ -6,24 +6,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.fold.FoldBatchNormPass;
-import dev.fusedtf.fold.Pass;
-import dev.fusedtf.fold.PassResult;
-import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.BodyEditor;
-import dev.fusedtf.graph.GraphEditor;
-import dev.fusedtf.graph.ModelGraph;
-import dev.fusedtf.graph.Nodes;
 import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testing.BreakFoldedBias;
 import dev.fusedtf.testing.ModelAssertions;
-import dev.fusedtf.weights.DenseTensor;
-import dev.fusedtf.weights.TensorProtos;
-import dev.fusedtf.weights.WeightResolver;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.tensorflow.proto.NodeDef;
 
 /** A fold that breaks the model must never be served: the check catches it, the original is served. */
 class CheckFallbackTest {
@@ -38,37 +27,9 @@ class CheckFallbackTest {
     dir = b.write(tmp.resolve("m"));
   }
 
-  /** Scales every folded bias by 1.5 after the real fold: a deliberately wrong rewrite. */
-  static final class BreakFoldedBias implements Pass {
-    @Override
-    public String name() {
-      return "break-folded-bias";
-    }
-
-    @Override
-    public PassResult run(ModelGraph graph, WeightResolver weights) {
-      GraphEditor ge = new GraphEditor(graph);
-      for (Body body : graph.servingBodies()) {
-        for (NodeDef n : body.nodes()) {
-          if (n.getOp().equals("Const") && n.getName().endsWith("/folded_bias")
-              && n.getAttrMap().get("value").getTensor().getVersionNumber() != 99) {
-            DenseTensor t = TensorProtos.decode(n.getAttrMap().get("value").getTensor());
-            double[] v = t.values().clone();
-            for (int i = 0; i < v.length; i++) {
-              v[i] = v[i] * 1.5 + 0.25;
-            }
-            BodyEditor ed = ge.edit(body);
-            ed.replace(Nodes.constant(n.getName(), TensorProtos.encode(t.withValues(v)).toBuilder().setVersionNumber(99).build(), ""));
-          }
-        }
-      }
-      return new PassResult(ge.changed() ? ge.build() : null, List.of(), List.of());
-    }
-  }
-
   @Test
   void brokenFoldIsNotServed() {
-    try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().addPass(new BreakFoldedBias()).build())) {
+    try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().addPass(new BreakFoldedBias(null)).build())) {
       assertEquals(1, m.report().folds().size());
       assertFalse(m.check().passed(), m.report().toText());
       assertFalse(m.isFused());
@@ -81,7 +42,7 @@ class CheckFallbackTest {
 
   @Test
   void strictModeThrows() {
-    FusedModelOptions strict = FusedModelOptions.builder().addPass(new BreakFoldedBias()).strict(true).build();
+    FusedModelOptions strict = FusedModelOptions.builder().addPass(new BreakFoldedBias(null)).strict(true).build();
     FusedTfException e = assertThrows(FusedTfException.class, () -> FusedModel.load(dir, strict));
     assertTrue(e.getMessage().contains("check failed"), e.getMessage());
   }

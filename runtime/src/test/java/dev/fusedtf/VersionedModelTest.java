@@ -4,18 +4,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.fold.Pass;
-import dev.fusedtf.fold.PassResult;
-import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.BodyEditor;
-import dev.fusedtf.graph.GraphEditor;
-import dev.fusedtf.graph.ModelGraph;
-import dev.fusedtf.graph.Nodes;
 import dev.fusedtf.serving.VersionedModel;
+import dev.fusedtf.testing.BreakFoldedBias;
 import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.weights.DenseTensor;
-import dev.fusedtf.weights.TensorProtos;
-import dev.fusedtf.weights.WeightResolver;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +20,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.tensorflow.Result;
 import org.tensorflow.ndarray.Shape;
-import org.tensorflow.proto.NodeDef;
 import org.tensorflow.types.TFloat32;
 
 class VersionedModelTest {
@@ -47,39 +37,10 @@ class VersionedModelTest {
     b.write(base.resolve(Integer.toString(version)));
   }
 
-  /** Breaks the fold of any model holding a node named break_me: its check must then fail. */
-  static final class BreakMarked implements Pass {
-    @Override
-    public String name() {
-      return "break-marked";
-    }
-
-    @Override
-    public PassResult run(ModelGraph graph, WeightResolver weights) {
-      GraphEditor ge = new GraphEditor(graph);
-      for (Body body : graph.servingBodies()) {
-        if (body.node("break_me").isEmpty()) {
-          continue;
-        }
-        for (NodeDef n : body.nodes()) {
-          if (n.getName().endsWith("/folded_bias") && n.getAttrMap().get("value").getTensor().getVersionNumber() != 7) {
-            DenseTensor t = TensorProtos.decode(n.getAttrMap().get("value").getTensor());
-            double[] v = t.values().clone();
-            v[0] += 1;
-            BodyEditor ed = ge.edit(body);
-            ed.replace(Nodes.constant(n.getName(), TensorProtos.encode(t.withValues(v)).toBuilder()
-                .setVersionNumber(7).build(), ""));
-          }
-        }
-      }
-      return new PassResult(ge.changed() ? ge.build() : null, List.of(), List.of());
-    }
-  }
-
   @Test
   void swapUnderLoadFailsNoRequestAndABrokenVersionIsNotSwappedIn() throws Exception {
     writeVersion(base, 1, false);
-    FusedModelOptions opts = FusedModelOptions.builder().addPass(new BreakMarked()).build();
+    FusedModelOptions opts = FusedModelOptions.builder().addPass(new BreakFoldedBias("break_me")).build();
     try (VersionedModel vm = VersionedModel.open(base, opts, null)) {
       assertEquals(1, vm.version());
       VersionedModel.Lease held = vm.acquire();
