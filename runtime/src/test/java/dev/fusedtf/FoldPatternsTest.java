@@ -178,4 +178,14 @@ class FoldPatternsTest {
       assertEquals(0, countOps(m.metaGraphDef().getGraphDef(), "Mul", "Rsqrt"), m.report().toText());
     }
   }
+
+  @ParameterizedTest
+  @EnumSource(Style.class)
+  void kerasConv1dWithBiasAndBatchNormFolds(Style style) {
+    Path dir = build(style, new long[] {-1, 12, 3}, (b, x) ->
+        b.relu(b.decomposedBatchNorm(b.conv1d(x, "c1d", 3, 3, 5, true), "bn", 5, null), "r"));
+    try (FusedModel m = load(dir, 1)) {
+      assertEquals("Conv2D+Squeeze+BiasAdd+DecomposedBatchNorm", m.report().folds().get(0).pattern());
+    }
+  }
 }

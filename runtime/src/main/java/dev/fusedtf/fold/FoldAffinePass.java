@@ -83,6 +83,10 @@ public final class FoldAffinePass implements Pass {
             : n.getOp() + "(bias)";
         NodeDef reader = c.mul() != null ? c.mul() : n;
         LinearFold.Found found = LinearFold.find(graph, body, c.x(), reader, weights);
+        if (found.target() != null && c.mul() == null && c.computed() == 0 && n.getOp().equals("BiasAdd")
+            && found.target().bias() == null && found.target().identities().isEmpty()) {
+          continue; // BiasAdd right after the linear op (and its Squeeze) is already the folded form
+        }
         if (found.target() != null) {
           String why = foldInto(body, editor.edit(body), found.target(), c, keep);
           if (why == null) {
@@ -237,7 +241,7 @@ public final class FoldAffinePass implements Pass {
 
   /** Folds into the target's weights; returns null on success or why it cannot. */
   private static String foldInto(Body body, BodyEditor ed, LinearFold.Target t, Chain c, Set<String> keep) {
-    int rank = t.kind().outputRank();
+    int rank = t.outputRank();
     double[] s = perChannel(c.scale(), t.channels(), t.channelsFirst(), 1, rank);
     double[] shift = perChannel(c.shift(), t.channels(), t.channelsFirst(), 0, rank);
     if (s == null || shift == null) {

@@ -26,11 +26,23 @@ final class LinearFold {
   private LinearFold() {}
 
   /** The op that will absorb a per-channel affine map, with its weights. */
-  record Target(NodeDef conv, NodeDef bias, ChannelOp kind, TensorRef kernelRef, DenseTensor kernel,
-      ChannelMath.KernelLayout layout, double[] biasValues, boolean channelsFirst, List<NodeDef> identities) {
+  record Target(NodeDef conv, NodeDef squeeze, NodeDef bias, ChannelOp kind, TensorRef kernelRef,
+      DenseTensor kernel, ChannelMath.KernelLayout layout, double[] biasValues, boolean channelsFirst,
+      List<NodeDef> identities) {
     /** Pattern prefix, e.g. {@code Conv2D+BiasAdd}. */
     String pattern() {
-      return conv.getOp() + (bias != null ? "+BiasAdd" : "") + (identities.isEmpty() ? "" : "+Identity");
+      return conv.getOp() + (squeeze != null ? "+Squeeze" : "") + (bias != null ? "+BiasAdd" : "")
+          + (identities.isEmpty() ? "" : "+Identity");
+    }
+
+    /** Rank of the tensor the affine map applies to (a Squeeze after the conv removes dimensions). */
+    int outputRank() {
+      return kind.outputRank() - (squeeze != null ? Nodes.intsAttr(squeeze, "squeeze_dims").length : 0);
+    }
+
+    /** The node whose output 0 the folded BiasAdd reads: the Squeeze after the conv, or the conv. */
+    NodeDef tail() {
+      return squeeze != null ? squeeze : conv;
     }
 
     int channels() {
@@ -76,13 +88,34 @@ final class LinearFold {
       }
       conv = c.get();
     }
+    NodeDef squeeze = null;
+    if (conv.getOp().equals("Squeeze")) {
+      // Keras Conv1D: ExpandDims -> Conv2D -> Squeeze(axis 1) [-> BiasAdd]: channels stay on the last axis
+      squeeze = conv;
+      long[] dims = Nodes.intsAttr(squeeze, "squeeze_dims");
+      if (dims == null || dims.length == 0
+          || java.util.Arrays.stream(dims).anyMatch(d -> d != 1 && d != 2 && d != -2 && d != -3)) {
+        return new Found(null, "Squeeze '" + squeeze.getName() + "' before the BatchNorm removes other than spatial axes");
+      }
+      Optional<NodeDef> c = producerOfFirstOutput(body, Body.dataInputs(squeeze).get(0));
+      if (c.isEmpty() || !(c.get().getOp().equals("Conv2D") || c.get().getOp().equals("DepthwiseConv2dNative"))
+          || ChannelOp.of(c.get().getOp()).channelsFirst(c.get())) {
+        return new Found(null, "Squeeze '" + squeeze.getName() + "' does not follow a channels-last Conv2D or "
+            + "DepthwiseConv2dNative");
+      }
+      conv = c.get();
+    }
     ChannelOp kind = ChannelOp.of(conv.getOp());
     if (kind == null) {
       return new Found(null, describeNonLinear(body, bias != null ? bias : conv, bias != null));
     }
-    String guard = soleReader(graph, body, bias != null ? bias : conv, expectedReader);
+    NodeDef tail = squeeze != null ? squeeze : conv;
+    String guard = soleReader(graph, body, bias != null ? bias : tail, expectedReader);
     if (guard == null && bias != null) {
-      guard = soleReader(graph, body, conv, bias);
+      guard = soleReader(graph, body, tail, bias);
+    }
+    if (guard == null && squeeze != null) {
+      guard = soleReader(graph, body, conv, squeeze);
     }
     if (guard != null) {
       return new Found(null, guard);
@@ -116,8 +149,8 @@ final class LinearFold {
             + layout.channels() + " channels");
       }
     }
-    return new Found(new Target(conv, bias, kind, kernelRef, kernel.value(), layout, biasValues, channelsFirst,
-        identities), null);
+    return new Found(new Target(conv, squeeze, bias, kind, kernelRef, kernel.value(), layout, biasValues,
+        channelsFirst, identities), null);
   }
 
   /** A note when the kernel is read elsewhere too (the fold then writes a copy; the original stays). */
@@ -166,7 +199,7 @@ final class LinearFold {
         .setName(replaced.getName())
         .setOp("BiasAdd")
         .setDevice(replaced.getDevice())
-        .addInput(OpOutputs.firstOutputRef(body, conv.getName(), conv.getOp()))
+        .addInput(OpOutputs.firstOutputRef(body, t.tail().getName(), ed.node(t.tail().getName()).getOp()))
         .addInput(OpOutputs.firstOutputRef(body, biasName, "Const"))
         .putAttr("T", Nodes.type(outType))
         .putAttr("data_format", Nodes.string(t.channelsFirst() ? "NCHW" : "NHWC"));

@@ -107,6 +107,9 @@ public final class Pipeline {
       if (!roundChanged) {
         break;
       }
+      if (round == MAX_ROUNDS) {
+        LOG.warn("passes {} still changed the graph after {} rounds; stopping there", passNames(), round);
+      }
     }
     LOG.debug("pipeline {}: {} folds, {} skips in {} rounds", passNames(), folds.size(), skips.size(), round);
     return new Result(graph.graphDef(), changed, mergeByNode(folds), new ArrayList<>(skips.values()), before,

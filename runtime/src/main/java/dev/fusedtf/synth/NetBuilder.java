@@ -160,6 +160,22 @@ public final class NetBuilder {
         "data_format", Nodes.string(nchw ? "NCHW" : "NHWC")));
   }
 
+  /**
+   * Keras Conv1D on [batch, steps, cin]: ExpandDims(axis 1) -> Conv2D with a [1, k, cin, cout] kernel -> Squeeze
+   * (axis 1), then an optional BiasAdd.
+   */
+  public String conv1d(String x, String name, int k, int cin, int cout, boolean bias) {
+    String one = constInt32(name + "/conv1d/ExpandDims/dim", new long[] {1});
+    String expanded = op("ExpandDims", name + "/conv1d/ExpandDims", List.of(x, one),
+        Map.of("T", Nodes.type(DataType.DT_FLOAT), "Tdim", Nodes.type(DataType.DT_INT32)));
+    String w = variable(name + "/kernel", randomNormal(1.0 / Math.sqrt(k * cin), 1, k, cin, cout));
+    String y = conv2dWith(expanded, name + "/conv1d", w, 1, "SAME", false);
+    AttrValue.ListValue.Builder dims = AttrValue.ListValue.newBuilder().addI(1);
+    String squeezed = op("Squeeze", name + "/conv1d/Squeeze", List.of(y), Map.of(
+        "T", Nodes.type(DataType.DT_FLOAT), "squeeze_dims", AttrValue.newBuilder().setList(dims).build()));
+    return bias ? biasAdd(squeezed, name, cout, false) : squeezed;
+  }
+
   /** DepthwiseConv2dNative with kernel [k, k, cin, mult]; optional bias over cin*mult channels. */
   public String depthwise(String x, String name, int k, int cin, int mult, boolean bias) {
     String w = variable(name + "/depthwise_kernel", randomNormal(1.0 / k, k, k, cin, mult));
