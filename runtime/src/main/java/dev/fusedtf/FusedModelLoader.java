@@ -9,7 +9,6 @@ import dev.fusedtf.formats.Pruner;
 import dev.fusedtf.formats.SavedModelFiles;
 import dev.fusedtf.formats.ServingRoots;
 import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.TensorRef;
 import dev.fusedtf.measure.AbTimer;
 import dev.fusedtf.measure.Speedup;
 import dev.fusedtf.measure.WarmupResult;
@@ -22,7 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,8 +31,6 @@ import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Signature;
 import org.tensorflow.proto.GraphDef;
 import org.tensorflow.proto.MetaGraphDef;
-import org.tensorflow.proto.SignatureDef;
-import org.tensorflow.proto.TensorInfo;
 
 /** The load sequence behind {@link FusedModel#load}: load, fold, rebuild, check, choose, close the other. */
 final class FusedModelLoader {
@@ -82,22 +78,12 @@ final class FusedModelLoader {
 
   /** Top-level nodes any signature fetches. */
   static Set<String> fetchNodes(MetaGraphDef meta) {
-    return signatureNodes(meta, true);
+    return ServingRoots.signatureNodes(meta, true);
   }
 
   /** Top-level nodes any signature feeds. */
   static Set<String> fedNodes(MetaGraphDef meta) {
-    return signatureNodes(meta, false);
-  }
-
-  private static Set<String> signatureNodes(MetaGraphDef meta, boolean outputs) {
-    Set<String> out = new LinkedHashSet<>();
-    for (SignatureDef s : meta.getSignatureDefMap().values()) {
-      for (TensorInfo t : (outputs ? s.getOutputsMap() : s.getInputsMap()).values()) {
-        out.add(TensorRef.parse(t.getName()).node());
-      }
-    }
-    return out;
+    return ServingRoots.signatureNodes(meta, false);
   }
 
   private Pipeline.Result fold(SavedModelBundle original, MetaGraphDef meta) {
@@ -105,10 +91,10 @@ final class FusedModelLoader {
     Pipeline pipeline = options.pipeline();
     SessionVariableStore vars = new SessionVariableStore(original.session(), original.graph(),
         Body.topLevel(meta.getGraphDef().getNodeList()));
-    vars.prefetchServing(new dev.fusedtf.graph.ModelGraph(meta.getGraphDef(), fetchNodes(meta)));
     // nodes no signature, init op or restore needs (a TF1 training graph's gradients and optimizer) go first:
     // a fold must not leave a dead reader pointing at a node it removed
     GraphDef serving = Pruner.prune(meta.getGraphDef(), ServingRoots.of(meta, true));
+    vars.prefetchServing(new dev.fusedtf.graph.ModelGraph(serving, fetchNodes(meta)));
     Pipeline.Result r = pipeline.run(serving, fetchNodes(meta), fedNodes(meta), vars);
     timings.put("fold", ms(t));
     return r;

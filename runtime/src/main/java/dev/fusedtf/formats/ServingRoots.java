@@ -25,17 +25,21 @@ public final class ServingRoots {
 
   private ServingRoots() {}
 
-  /** The root node names of {@code meta}; with {@code saver}, the restore op and filename tensor too. */
-  public static Set<String> of(MetaGraphDef meta, boolean saver) {
+  /** Top-level nodes the signatures fetch ({@code outputs}) or feed. */
+  public static Set<String> signatureNodes(MetaGraphDef meta, boolean outputs) {
     Set<String> out = new LinkedHashSet<>();
     for (SignatureDef s : meta.getSignatureDefMap().values()) {
-      for (TensorInfo t : s.getOutputsMap().values()) {
-        out.add(TensorRef.parse(t.getName()).node());
-      }
-      for (TensorInfo t : s.getInputsMap().values()) {
+      for (TensorInfo t : (outputs ? s.getOutputsMap() : s.getInputsMap()).values()) {
         out.add(TensorRef.parse(t.getName()).node());
       }
     }
+    return out;
+  }
+
+  /** The root node names of {@code meta}; with {@code saver}, the restore op and filename tensor too. */
+  public static Set<String> of(MetaGraphDef meta, boolean saver) {
+    Set<String> out = signatureNodes(meta, true);
+    out.addAll(signatureNodes(meta, false));
     for (String c : INIT_COLLECTIONS) {
       CollectionDef def = meta.getCollectionDefMap().get(c);
       if (def != null) {
