@@ -1,86 +1,120 @@
 package dev.fusedtf;
 
-import dev.fusedtf.check.CheckResult;
+import dev.fusedtf.errors.FusedTfException;
+import dev.fusedtf.errors.InvalidInputException;
+import dev.fusedtf.errors.PredictionException;
+import dev.fusedtf.internal.serve.InputValidator;
+import dev.fusedtf.internal.source.LoadedGraph;
 import dev.fusedtf.metrics.FusedTfMetrics;
-import dev.fusedtf.serving.Input;
-import dev.fusedtf.serving.Prediction;
+import dev.fusedtf.report.CheckResult;
+import dev.fusedtf.report.FoldReport;
+import dev.fusedtf.report.Served;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Session;
+import org.tensorflow.SessionFunction;
 import org.tensorflow.Signature;
 import org.tensorflow.Tensor;
+import org.tensorflow.exceptions.TensorFlowException;
+import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.RunOptions;
 
 /**
- * The {@code FusedModel} is a SavedModel loaded with its BatchNorms folded into the preceding convolutions,
- * checked against the original, and served. It replaces {@code SavedModelBundle.load} in one line:
+ * The {@code FusedModel} is a model loaded with its BatchNorms folded into the neighbouring convolutions, checked
+ * against the original, and served. It offers every public method of TensorFlow Java's {@code SavedModelBundle}
+ * with the same parameter and return types, so replacing the type name is the whole migration:
  *
  * <pre>{@code
  * // before: SavedModelBundle model = SavedModelBundle.load("/models/resnet", "serve");
- * try (FusedModel model = FusedModel.load(Path.of("/models/resnet"), "serve");
- *      TFloat32 image = TFloat32.tensorOf(Shape.of(1, 224, 224, 3));
- *      Result out = model.call("serving_default", Map.of("input_1", image))) {
- *   ...
+ * try (FusedModel model = FusedModel.load("/models/resnet", "serve")) {
+ *   try (Result out = model.call(Map.of("input_1", image))) { ... }
  * }
  * }</pre>
  *
- * <p>At load it folds, rebuilds the graph complete, and runs the original and the fused model on probe inputs
- * built from the signatures. If the outputs differ beyond the tolerance the original graph is served (with the
- * reason in {@link #report()}), or, in strict mode, loading fails. Then the unused session is closed.
+ * <p>At load it folds, builds the rewritten graph in memory, and runs the original and the rewritten model on probe
+ * inputs built from the signatures, comparing every output and each fold's own tensor. If they agree within the
+ * tolerance the rewritten model is served; otherwise the original (with the reason in {@link #report()}), or, in
+ * strict mode, loading fails. A model that cannot run does not load at all.
  *
- * <p>{@link #predict(String, Map)} returns a {@link Prediction} that owns the output tensors;
- * {@link #predictArrays(String, Map)} takes plain Java arrays ({@link Input}) and builds and frees the input
- * tensors itself:
- *
- * <pre>{@code
- * try (Prediction p = model.predictArrays("serving_default", Map.of("x", Input.of(pixels, 1, 28, 28, 1)))) {
- *   float[] y = p.floats("y");
- * }
- * }</pre>
- *
- * <p>Calls are thread-safe; {@link #close()} waits for calls in flight, and calls after it fail with
- * {@link IllegalStateException}. A {@code FusedModel} holds native memory: always close it. With a
- * {@code MeterRegistry} in the options, calls and loads are measured (see {@link FusedTfMetrics}).
+ * <p>Every call ({@link #call}, {@link #function(String)}, {@link #predict}, {@link #predictInputs}) is validated in
+ * Java first (names, dtypes, shapes, limits: a bad request throws {@link InvalidInputException} and never reaches
+ * native code), and a failure inside TensorFlow comes back as {@link PredictionException}. Calls are thread-safe;
+ * {@link #close()} waits for calls in flight, and calls after it throw {@link IllegalStateException}. A
+ * {@code FusedModel} holds native memory: always close it. With a {@code MeterRegistry} in the options, calls and
+ * loads are measured (see {@link FusedTfMetrics}).
  */
 public final class FusedModel implements AutoCloseable {
+  /** The tag used when none is given, as {@code SavedModelBundle.DEFAULT_TAG}. */
+  public static final String DEFAULT_TAG = SavedModelBundle.DEFAULT_TAG;
+
   private final String name;
-  private final SavedModelBundle bundle;
-  private final MetaGraphDef servedMeta;
+  private final LoadedGraph served;
   private final FoldReport report;
-  private final Map<String, Signature> signatures;
+  private final Map<String, Signature> byKey;
+  private final List<Signature> serving;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final FusedTfMetrics metrics;
+  private final InputValidator.Limits limits;
+  private final Path sourceDir;
+  private final Path variablesPrefix;
   private volatile boolean closed;
 
-  FusedModel(String name, SavedModelBundle bundle, MetaGraphDef servedMeta, FoldReport report,
-      FusedTfMetrics metrics) {
+  FusedModel(String name, LoadedGraph served, FoldReport report, FusedTfMetrics metrics, FusedModelOptions options,
+      Path sourceDir, Path variablesPrefix) {
     this.name = name;
-    this.metrics = metrics;
-    this.bundle = bundle;
-    this.servedMeta = servedMeta;
+    this.served = served;
     this.report = report;
-    Map<String, Signature> sigs = new LinkedHashMap<>();
-    for (Signature s : FusedModelLoader.servingSignatures(bundle)) {
-      sigs.put(s.key(), s);
+    this.metrics = metrics;
+    this.limits = new InputValidator.Limits(options.maxBatch(), options.maxElements());
+    this.sourceDir = sourceDir;
+    this.variablesPrefix = variablesPrefix;
+    Map<String, Signature> m = new LinkedHashMap<>();
+    for (Signature s : served.signatures()) {
+      m.put(s.key(), s);
     }
-    this.signatures = sigs;
-    metrics.registerSignatures(sigs.keySet());
+    this.byKey = Collections.unmodifiableMap(m);
+    this.serving = served.servingSignatures();
+    metrics.registerSignatures(serving.stream().map(Signature::key).toList());
     metrics.registerGauges(report.folds().size(), report.nodesBefore(), report.nodesAfter(),
         report.speedup() != null ? report.speedup().ratio() : null);
   }
 
+  // ------------------------------------------------------------------------------------------ loading
+
   /**
-   * Loads, folds, checks and serves the SavedModel in {@code exportDir}: the drop-in for
-   * {@code SavedModelBundle.load(exportDir, tags)}. With no tags, {@code serve} is used.
+   * Loads the SavedModel in {@code exportDir} with tag {@code serve}: the drop-in for
+   * {@code SavedModelBundle.load(exportDir)}.
    *
-   * @throws FusedTfException if the model cannot be loaded
+   * @throws FusedTfException if the model cannot be loaded or cannot run
+   */
+  public static FusedModel load(String exportDir) {
+    return load(Path.of(exportDir), DEFAULT_TAG);
+  }
+
+  /**
+   * Loads the SavedModel in {@code exportDir}: the drop-in for {@code SavedModelBundle.load(exportDir, tags)}. With
+   * no tags, {@code serve} is used.
+   *
+   * @throws FusedTfException if the model cannot be loaded or cannot run
+   */
+  public static FusedModel load(String exportDir, String... tags) {
+    return load(Path.of(exportDir), tags);
+  }
+
+  /**
+   * Loads the SavedModel in {@code exportDir} with these tags ({@code serve} when none).
+   *
+   * @throws FusedTfException if the model cannot be loaded or cannot run
    */
   public static FusedModel load(Path exportDir, String... tags) {
     FusedModelOptions.Builder b = FusedModelOptions.builder();
@@ -91,33 +125,155 @@ public final class FusedModel implements AutoCloseable {
   }
 
   /**
-   * Loads with explicit options.
+   * Loads the SavedModel in {@code exportDir} with explicit options.
    *
-   * @throws FusedTfException if the model cannot be loaded, or (strict mode) if the check fails
+   * @throws FusedTfException if the model cannot be loaded or cannot run, or (strict mode) the rewritten model is
+   *     not accepted
    */
   public static FusedModel load(Path exportDir, FusedModelOptions options) {
-    return new FusedModelLoader(exportDir, options).load();
+    return load(ModelSource.savedModel(exportDir), options);
   }
 
   /**
-   * Analyses {@code exportDir} without building the fused model: what would fold and what would not, and why.
-   * The report's {@code check} is null.
+   * Loads a model from any source (SavedModel, TF1 checkpoint, frozen graph) with explicit options.
+   *
+   * @throws FusedTfException if the model cannot be loaded or cannot run, or (strict mode) the rewritten model is
+   *     not accepted
    */
-  public static FoldReport inspect(Path exportDir, FusedModelOptions options) {
-    return new FusedModelLoader(exportDir, options).inspect();
+  public static FusedModel load(ModelSource source, FusedModelOptions options) {
+    Objects.requireNonNull(source, "source");
+    Objects.requireNonNull(options, "options");
+    return new ModelLoading(source, options).load();
   }
 
-  /** The model's name (its directory). */
-  public String name() {
-    return name;
+  /**
+   * A loader for {@code exportDir}: the drop-in for {@code SavedModelBundle.loader(exportDir)}, with FusedTF's own
+   * options on top.
+   */
+  public static Loader loader(String exportDir) {
+    return new Loader(exportDir);
   }
 
-  /** What loading did: folds, skips, node counts, the check, which graph is served. */
+  /**
+   * The exporter of TensorFlow Java, as {@code SavedModelBundle.exporter(exportDir)}; FusedTF's own writer of a
+   * self-contained model is {@link #writeSavedModel(Path, boolean)}.
+   */
+  public static SavedModelBundle.Exporter exporter(String exportDir) {
+    return SavedModelBundle.exporter(exportDir);
+  }
+
+  /**
+   * Analyses a model without building the rewritten one: what would fold and what would not, and why. The report's
+   * {@code check} is null.
+   */
+  public static FoldReport inspect(ModelSource source, FusedModelOptions options) {
+    return new ModelLoading(source, options).inspect();
+  }
+
+  /** Builds a {@link FusedModel} as {@code SavedModelBundle.Loader} builds a bundle. */
+  public static final class Loader {
+    private final String exportDir;
+    private FusedModelOptions.Builder options = FusedModelOptions.builder();
+
+    private Loader(String exportDir) {
+      this.exportDir = Objects.requireNonNull(exportDir, "exportDir");
+    }
+
+    /** The tags to load (default {@code serve}). */
+    public Loader withTags(String... tags) {
+      options.tags(tags);
+      return this;
+    }
+
+    /** The session config. */
+    public Loader withConfigProto(ConfigProto configProto) {
+      options.config(configProto);
+      return this;
+    }
+
+    /** Run options used while loading. */
+    public Loader withRunOptions(RunOptions runOptions) {
+      options.runOptions(runOptions);
+      return this;
+    }
+
+    /** FusedTF's options; tags, config and run options set on this loader before are replaced by theirs. */
+    public Loader withOptions(FusedModelOptions fusedOptions) {
+      options = fusedOptions.toBuilder();
+      return this;
+    }
+
+    /** Loads. @throws FusedTfException if the model cannot be loaded or cannot run */
+    public FusedModel load() {
+      return FusedModel.load(Path.of(exportDir), options.build());
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------ SavedModelBundle API
+
+  /** The MetaGraphDef of the served graph (the rewritten one when fused). */
+  public MetaGraphDef metaGraphDef() {
+    return served.meta();
+  }
+
+  /** The served graph (owned by this model). */
+  public Graph graph() {
+    return served.graph();
+  }
+
+  /**
+   * The served session (owned by this model: do not close it). Running it directly by tensor names works, but skips
+   * FusedTF's validation and metrics; prefer {@link #call} or {@link #function(String)}.
+   */
+  public Session session() {
+    return served.session();
+  }
+
+  /** Every signature, as {@code SavedModelBundle.signatures()} lists them ({@code __saved_model_init_op} included). */
+  public List<Signature> signatures() {
+    return new ArrayList<>(served.signatures());
+  }
+
+  /**
+   * The signature {@code signatureKey} as a function whose {@code call} goes through this model's validation, lock
+   * and metrics.
+   *
+   * @throws IllegalArgumentException if there is no such signature
+   */
+  public SessionFunction function(String signatureKey) {
+    return new ServedFunction(signature(signatureKey));
+  }
+
+  /** Every signature as a function, as {@code SavedModelBundle.functions()}. */
+  public List<SessionFunction> functions() {
+    return served.signatures().stream().map(s -> (SessionFunction) new ServedFunction(s)).toList();
+  }
+
+  /**
+   * Runs the default signature ({@code serving_default}, or the only one): the drop-in for
+   * {@code SavedModelBundle.call}. The caller closes the result; the inputs stay the caller's.
+   *
+   * @throws InvalidInputException for an input of the wrong name, dtype or shape
+   * @throws PredictionException when TensorFlow fails to run a valid request
+   * @throws IllegalStateException after {@link #close()}, or when there is no default signature
+   */
+  public Result call(Map<String, Tensor> arguments) {
+    return call(defaultSignature().key(), arguments);
+  }
+
+  // ------------------------------------------------------------------------------------------ FusedTF API
+
+  /** What loading did: folds, rewrites, skips, node counts, the check, which graph is served. */
   public FoldReport report() {
     return report;
   }
 
-  /** Whether the fused graph (rather than the original) is served. */
+  /** Which graph is served. */
+  public Served served() {
+    return report.served();
+  }
+
+  /** Whether a rewritten graph (rather than the original) is served. */
   public boolean isFused() {
     return report.isFusedServed();
   }
@@ -127,66 +283,67 @@ public final class FusedModel implements AutoCloseable {
     return report.check();
   }
 
-  /** The serving signatures (internal ones such as {@code __saved_model_init_op} left out), by key. */
-  public Map<String, Signature> signatures() {
-    return java.util.Collections.unmodifiableMap(signatures);
+  /** The model's name (its path). */
+  public String name() {
+    return name;
   }
 
-  /** The signature {@code key}. @throws IllegalArgumentException if there is none */
+  /** The signatures users call ({@code __saved_model_init_op} left out), by key. */
+  public Map<String, Signature> signatureMap() {
+    Map<String, Signature> m = new LinkedHashMap<>();
+    serving.forEach(s -> m.put(s.key(), s));
+    return Collections.unmodifiableMap(m);
+  }
+
+  /** The signature {@code key}. @throws InvalidInputException if there is none */
   public Signature signature(String key) {
-    Signature s = signatures.get(key);
+    Signature s = key == null ? null : byKey.get(key);
     if (s == null) {
-      throw new IllegalArgumentException("model " + name + " has no signature '" + key + "'; it has "
-          + new ArrayList<>(signatures.keySet()));
+      throw new InvalidInputException(key, null, "model " + name + " has no signature '" + key + "'; it has "
+          + serving.stream().map(Signature::key).toList());
     }
     return s;
   }
 
   /** The default signature: {@code serving_default}, or the only one. */
   public Signature defaultSignature() {
-    if (signatures.containsKey(Signature.DEFAULT_KEY)) {
-      return signatures.get(Signature.DEFAULT_KEY);
+    if (byKey.containsKey(Signature.DEFAULT_KEY)) {
+      return byKey.get(Signature.DEFAULT_KEY);
     }
-    if (signatures.size() == 1) {
-      return signatures.values().iterator().next();
+    if (serving.size() == 1) {
+      return serving.get(0);
     }
-    throw new IllegalStateException("model " + name + " has no '" + Signature.DEFAULT_KEY
-        + "' signature; name one of " + signatures.keySet());
+    throw new IllegalStateException("model " + name + " has no '" + Signature.DEFAULT_KEY + "' signature; name one of "
+        + serving.stream().map(Signature::key).toList());
   }
 
   /**
-   * Runs signature {@code key} on {@code inputs} after validating them. The caller closes the result (which
-   * closes its tensors); the inputs stay the caller's.
+   * Runs signature {@code key} on {@code inputs} after validating them. The caller closes the result (which closes
+   * its tensors); the inputs stay the caller's.
    *
-   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws InvalidInputException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws PredictionException when TensorFlow fails to run a valid request
    * @throws IllegalStateException after {@link #close()}
    */
   public Result call(String key, Map<String, ? extends Tensor> inputs) {
     return call(key, inputs, true);
   }
 
-  /**
-   * One call through the whole request path (checks, validation, lock, run) without recording it: the loader
-   * makes one per signature so that the first real request does not pay for loading and initialising that code.
-   */
+  /** One unrecorded call through the whole request path, so that the first real request does not pay for it. */
   void warmRequestPath(String key, Map<String, ? extends Tensor> inputs) {
     call(key, inputs, false).close();
   }
 
   private Result call(String key, Map<String, ? extends Tensor> inputs, boolean record) {
-
     long start = System.nanoTime();
-    String sigTag = FusedTfMetrics.UNKNOWN_SIGNATURE;
+    String sigTag = key != null && byKey.containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
     FusedTfMetrics.Outcome outcome = FusedTfMetrics.Outcome.ERROR;
     try {
-      if (signatures.containsKey(key)) {
-        sigTag = key;
-      }
       if (closed) {
         throw new IllegalStateException("model " + name + " is closed");
       }
       Signature sig = signature(key);
-      InputValidator.validate(sig, inputs);
+      InputValidator.validate(sig, inputs, limits);
       ReentrantReadWriteLock.ReadLock r = lock.readLock();
       r.lock();
       try {
@@ -195,13 +352,13 @@ public final class FusedModel implements AutoCloseable {
         }
         @SuppressWarnings("unchecked")
         Map<String, Tensor> in = (Map<String, Tensor>) inputs;
-        Result result = bundle.session().run(sig, in);
+        Result result = run(sig, in);
         outcome = FusedTfMetrics.Outcome.SUCCESS;
         return result;
       } finally {
         r.unlock();
       }
-    } catch (IllegalArgumentException e) {
+    } catch (InvalidInputException e) {
       outcome = FusedTfMetrics.Outcome.INVALID_INPUT;
       throw e;
     } finally {
@@ -211,22 +368,43 @@ public final class FusedModel implements AutoCloseable {
     }
   }
 
-  /** Runs the default signature. @see #call(String, Map) */
-  public Result call(Map<String, ? extends Tensor> inputs) {
-    return call(defaultSignature().key(), inputs);
+  private Result run(Signature sig, Map<String, Tensor> in) {
+    try {
+      return served.session().run(sig, in);
+    } catch (IllegalArgumentException e) {
+      // TensorFlow's TFInvalidArgumentException: the request passed the Java checks but the model cannot take it
+      throw new InvalidInputException(sig.key(), null, "signature '" + sig.key() + "' cannot take inputs of shapes "
+          + shapes(in) + ": the model rejects them (a convolution or pooling needs a larger input, or channels do not "
+          + "match); TensorFlow said: " + firstLine(e.getMessage()));
+    } catch (TensorFlowException | UnsupportedOperationException e) {
+      throw new PredictionException(sig.key(), "signature '" + sig.key() + "' of model " + name + " failed to run: "
+          + firstLine(e.getMessage()), e);
+    }
+  }
+
+  private static String shapes(Map<String, Tensor> in) {
+    Map<String, String> m = new LinkedHashMap<>();
+    in.forEach((k, v) -> m.put(k, java.util.Arrays.toString(v.shape().asArray())));
+    return m.toString();
+  }
+
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "(no message)";
+    }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
   }
 
   /**
-   * Runs signature {@code key} on {@code inputs} after validating them (names, dtype, rank, fixed dimensions)
-   * and returns the outputs as a {@link Prediction}, which the caller closes. The inputs stay the caller's.
-   * Thread-safe.
+   * Runs signature {@code key} and returns the outputs as a {@link Prediction}, which the caller closes.
    *
-   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws InvalidInputException for an unknown signature or an input of the wrong name, dtype or shape
+   * @throws PredictionException when TensorFlow fails to run a valid request
    * @throws IllegalStateException after {@link #close()}
    */
   public Prediction predict(String key, Map<String, ? extends Tensor> inputs) {
-    Result result = call(key, inputs);
-    return new Prediction(key, result);
+    return new Prediction(key, call(key, inputs));
   }
 
   /** Runs the default signature. @see #predict(String, Map) */
@@ -235,50 +413,52 @@ public final class FusedModel implements AutoCloseable {
   }
 
   /**
-   * Runs signature {@code key} on inputs given as plain Java arrays: builds the tensors, validates and runs them
-   * as {@link #predict(String, Map)} does, and frees them before returning. (A different name from
-   * {@code predict} because both maps erase to the same type.)
+   * Runs signature {@code key} on inputs given as plain Java arrays ({@link Input}): builds the tensors, runs them as
+   * {@link #predict(String, Map)} does, and frees them before returning.
    *
-   * @throws IllegalArgumentException for an unknown signature or an input of the wrong name, dtype or shape
-   * @throws IllegalStateException after {@link #close()}
+   * @throws InvalidInputException for an unknown signature or an input of the wrong name, dtype or shape
    */
-  public Prediction predictArrays(String key, Map<String, Input> inputs) {
+  public Prediction predictInputs(String key, Map<String, Input> inputs) {
     if (inputs == null) {
-      throw new IllegalArgumentException("inputs must not be null");
+      throw new InvalidInputException(key, null, "inputs must not be null");
     }
     Map<String, Tensor> tensors = new LinkedHashMap<>();
     try {
       for (Map.Entry<String, Input> e : inputs.entrySet()) {
-        if (e.getValue() == null) {
-          throw new IllegalArgumentException("input '" + e.getKey() + "' is null");
+        if (e.getKey() == null) {
+          throw new InvalidInputException(key, null, "an input name is null");
         }
+        if (e.getValue() == null) {
+          throw new InvalidInputException(key, e.getKey(), "input '" + e.getKey() + "' is null");
+        }
+      }
+      Signature sig = signature(key);
+      Map<String, InputValidator.Given> given = new LinkedHashMap<>();
+      inputs.forEach((k, v) -> given.put(k, new InputValidator.Given(v.dataType(), v.shape())));
+      InputValidator.validateShapes(sig, given, limits); // before any tensor is allocated
+      for (Map.Entry<String, Input> e : inputs.entrySet()) {
         tensors.put(e.getKey(), e.getValue().toTensor());
       }
       return predict(key, tensors);
     } finally {
-      // safe: outputs hold their own references to any buffer they share with an input
-      tensors.values().forEach(Tensor::close);
+      tensors.values().forEach(Tensor::close); // outputs hold their own references to shared buffers
     }
   }
 
-  /** Runs the default signature on plain Java arrays. @see #predictArrays(String, Map) */
-  public Prediction predictArrays(Map<String, Input> inputs) {
-    return predictArrays(defaultSignature().key(), inputs);
+  /** Runs the default signature on plain Java arrays. @see #predictInputs(String, Map) */
+  public Prediction predictInputs(Map<String, Input> inputs) {
+    return predictInputs(defaultSignature().key(), inputs);
   }
 
-  /** The served session (owned by this model: do not close it). */
-  public Session session() {
-    return bundle.session();
-  }
-
-  /** The served graph (owned by this model). */
-  public Graph graph() {
-    return bundle.graph();
-  }
-
-  /** The MetaGraphDef of the served graph (the fused one when fused). */
-  public MetaGraphDef metaGraphDef() {
-    return servedMeta;
+  /**
+   * Writes the served model as a self-contained SavedModel that plain {@code SavedModelBundle.load} loads: the
+   * rewritten graph with its weights as constants (and the variables it still reads), or the original's files.
+   *
+   * @param force replace an existing output
+   * @throws FusedTfException if it cannot be written
+   */
+  public void writeSavedModel(Path out, boolean force) {
+    ModelWriting.savedModel(served.meta(), report.served(), sourceDir, variablesPrefix, out, force);
   }
 
   /** Whether {@link #close()} was called. */
@@ -297,7 +477,7 @@ public final class FusedModel implements AutoCloseable {
       }
       closed = true;
       metrics.removeGauges();
-      bundle.close();
+      served.close();
     } finally {
       w.unlock();
     }
@@ -306,5 +486,25 @@ public final class FusedModel implements AutoCloseable {
   @Override
   public String toString() {
     return "FusedModel{" + name + ", " + report.served() + ", folds=" + report.folds().size() + "}";
+  }
+
+  /** A signature as a {@code SessionFunction} whose call goes through the model. */
+  private final class ServedFunction extends SessionFunction {
+    private final Signature sig;
+
+    ServedFunction(Signature sig) {
+      super(sig, served.session());
+      this.sig = sig;
+    }
+
+    @Override
+    public Result call(Map<String, Tensor> arguments) {
+      return FusedModel.this.call(sig.key(), arguments);
+    }
+  }
+
+  /** The loaded graph behind this model (the loader's warm-up). */
+  LoadedGraph servedGraph() {
+    return served;
   }
 }

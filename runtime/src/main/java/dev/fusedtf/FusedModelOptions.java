@@ -1,61 +1,89 @@
 package dev.fusedtf;
 
-import dev.fusedtf.check.ProbeSupplier;
-import dev.fusedtf.fold.Pass;
+import dev.fusedtf.internal.fuse.Devices;
+import dev.fusedtf.internal.fuse.FuseSettings;
+import dev.fusedtf.internal.rules.Rule;
+import dev.fusedtf.internal.rules.Rules;
+import dev.fusedtf.spi.ProbeSupplier;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.TreeMap;
 import org.tensorflow.proto.ConfigProto;
+import org.tensorflow.proto.RunOptions;
 
 /**
- * The {@code FusedModelOptions} is the immutable set of choices for {@link FusedModel#load(java.nio.file.Path,
- * FusedModelOptions)}: tags, session config, check tolerance and probes, passes to disable, strict mode, and
- * where metrics go (a {@link MeterRegistry} and the {@code model} tag; no registry, no metrics).
+ * The {@code FusedModelOptions} is the immutable set of choices for {@link FusedModel#load(Path, FusedModelOptions)}
+ * and {@link FusedArtifact#fuse(ModelSource, FusedModelOptions)}: tags and session config, the check (tolerance,
+ * probes, strict mode, what to do with what cannot be checked), rules to disable, placeholders to pin, warm-up,
+ * request limits, the disk cache, and where metrics go.
  *
  * <pre>{@code
  * FusedModelOptions opts = FusedModelOptions.builder()
  *     .tags("serve")
  *     .tolerance(1e-5, 1e-4)
- *     .disablePass("fold-batchnorm")
+ *     .pin("is_training", false)
  *     .strict(true)
  *     .build();
  * }</pre>
  */
 public final class FusedModelOptions {
+  /** Default cap of the disk cache: 1 GiB. */
+  public static final long DEFAULT_CACHE_BYTES = 1L << 30;
+
   private final String[] tags;
   private final ConfigProto config;
+  private final RunOptions runOptions;
   private final double absTolerance;
   private final double relTolerance;
-  private final List<String> disabledPasses;
+  private final List<String> disabledRules;
+  private final List<Rule> extraRules;
   private final boolean strict;
+  private final boolean serveUnverified;
   private final int[] probeBatches;
   private final long seed;
   private final ProbeSupplier probes;
-  private final List<Pass> extraPasses;
+  private final Map<String, String> pins;
   private final MeterRegistry meterRegistry;
   private final String modelName;
   private final int warmupRuns;
-  private final java.nio.file.Path fusedCacheDir;
+  private final Path fusedCacheDir;
+  private final long fusedCacheMaxBytes;
   private final boolean measureSpeedup;
+  private final boolean serveFaster;
+  private final long maxBatch;
+  private final long maxElements;
+  private final boolean verifyFingerprint;
 
   private FusedModelOptions(Builder b) {
     this.tags = b.tags.clone();
     this.config = b.config;
+    this.runOptions = b.runOptions;
     this.absTolerance = b.absTolerance;
     this.relTolerance = b.relTolerance;
-    this.disabledPasses = List.copyOf(b.disabledPasses);
+    this.disabledRules = List.copyOf(b.disabledRules);
+    this.extraRules = List.copyOf(b.extraRules);
     this.strict = b.strict;
+    this.serveUnverified = b.serveUnverified;
     this.probeBatches = b.probeBatches.clone();
     this.seed = b.seed;
     this.probes = b.probes;
-    this.extraPasses = List.copyOf(b.extraPasses);
+    this.pins = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(b.pins));
     this.meterRegistry = b.meterRegistry;
     this.modelName = b.modelName;
     this.warmupRuns = b.warmupRuns;
     this.fusedCacheDir = b.fusedCacheDir;
+    this.fusedCacheMaxBytes = b.fusedCacheMaxBytes;
     this.measureSpeedup = b.measureSpeedup;
+    this.serveFaster = b.serveFaster;
+    this.maxBatch = b.maxBatch;
+    this.maxElements = b.maxElements;
+    this.verifyFingerprint = b.verifyFingerprint;
   }
 
   /** The defaults: tag {@code serve}, tolerance 1e-5 absolute / 1e-4 relative, probes at batch 1 and 8. */
@@ -73,19 +101,27 @@ public final class FusedModelOptions {
     Builder b = new Builder();
     b.tags = tags.clone();
     b.config = config;
+    b.runOptions = runOptions;
     b.absTolerance = absTolerance;
     b.relTolerance = relTolerance;
-    b.disabledPasses = new ArrayList<>(disabledPasses);
+    b.disabledRules = new ArrayList<>(disabledRules);
+    b.extraRules = new ArrayList<>(extraRules);
     b.strict = strict;
+    b.serveUnverified = serveUnverified;
     b.probeBatches = probeBatches.clone();
     b.seed = seed;
     b.probes = probes;
-    b.extraPasses = new ArrayList<>(extraPasses);
+    b.pins = new LinkedHashMap<>(pins);
     b.meterRegistry = meterRegistry;
     b.modelName = modelName;
     b.warmupRuns = warmupRuns;
     b.fusedCacheDir = fusedCacheDir;
+    b.fusedCacheMaxBytes = fusedCacheMaxBytes;
     b.measureSpeedup = measureSpeedup;
+    b.serveFaster = serveFaster;
+    b.maxBatch = maxBatch;
+    b.maxElements = maxElements;
+    b.verifyFingerprint = verifyFingerprint;
     return b;
   }
 
@@ -99,6 +135,11 @@ public final class FusedModelOptions {
     return config;
   }
 
+  /** Run options used while loading (restoring variables), or null. */
+  public RunOptions runOptions() {
+    return runOptions;
+  }
+
   /** Absolute tolerance of the check. */
   public double absTolerance() {
     return absTolerance;
@@ -109,14 +150,23 @@ public final class FusedModelOptions {
     return relTolerance;
   }
 
-  /** Names of passes not to run. */
-  public List<String> disabledPasses() {
-    return disabledPasses;
+  /** Names of rules not to run. */
+  public List<String> disabledRules() {
+    return disabledRules;
   }
 
-  /** Whether a failed check throws instead of serving the original model. */
+  /** Whether a rewritten model that is not accepted makes loading fail instead of serving the original. */
   public boolean strict() {
     return strict;
+  }
+
+  /**
+   * Whether a rewritten model is served although part of it could not be checked (a signature without probe inputs,
+   * or an original that cannot run on this machine); it is then reported as {@code fused-unverified}. Default off:
+   * such a model is served as the original.
+   */
+  public boolean serveUnverified() {
+    return serveUnverified;
   }
 
   /** Batch sizes of the probe inputs. */
@@ -134,16 +184,9 @@ public final class FusedModelOptions {
     return probes;
   }
 
-  /** The pass pipeline these options ask for: the built-in passes, then the extra ones, minus the disabled. */
-  public dev.fusedtf.fold.Pipeline pipeline() {
-    List<Pass> passes = new ArrayList<>(dev.fusedtf.fold.Pipeline.defaultPasses());
-    passes.addAll(extraPasses);
-    return new dev.fusedtf.fold.Pipeline(passes, disabledPasses);
-  }
-
-  /** Passes run after the built-in ones (an extension point; also how tests break a fold on purpose). */
-  public List<Pass> extraPasses() {
-    return extraPasses;
+  /** Placeholders pinned to constants (name to value as text), in the order given. */
+  public Map<String, String> pins() {
+    return pins;
   }
 
   /** Where metrics are recorded, or null for none (the default). */
@@ -162,8 +205,13 @@ public final class FusedModelOptions {
   }
 
   /** Folder of the on-disk cache of fused models, or null for none. */
-  public java.nio.file.Path fusedCacheDir() {
+  public Path fusedCacheDir() {
     return fusedCacheDir;
+  }
+
+  /** Size cap of the disk cache in bytes (least recently used entries go first). */
+  public long fusedCacheMaxBytes() {
+    return fusedCacheMaxBytes;
   }
 
   /** Whether load times the original against the fused model, A/B interleaved, for the report (default off). */
@@ -171,29 +219,81 @@ public final class FusedModelOptions {
     return measureSpeedup;
   }
 
+  /**
+   * Whether load measures both models and serves the rewritten one only when it is faster beyond noise (implies
+   * {@link #measureSpeedup()}; default off).
+   */
+  public boolean serveFaster() {
+    return serveFaster;
+  }
+
+  /** The largest batch (first dimension) a request may have; 0 for no limit. */
+  public long maxBatch() {
+    return maxBatch;
+  }
+
+  /** The most elements all inputs of a request may hold together; 0 for no limit. */
+  public long maxElements() {
+    return maxElements;
+  }
+
+  /** Whether a SavedModel's {@code fingerprint.pb} checksum of {@code saved_model.pb} is verified (default on). */
+  public boolean verifyFingerprint() {
+    return verifyFingerprint;
+  }
+
+  /** The fuse step's settings. */
+  FuseSettings settings() {
+    return new FuseSettings(config, absTolerance, relTolerance, probeBatches, seed, probes, disabledRules, extraRules,
+        pins, strict, serveUnverified, Devices.cpu(config));
+  }
+
+  /**
+   * Every option that can change the rewritten model or its report, as one string: part of the disk-cache key
+   * (with the model's fingerprint and the library build).
+   */
+  String artifactKey() {
+    return "tags=" + String.join(",", tags)
+        + "|disabled=" + new java.util.TreeSet<>(disabledRules)
+        + "|extra=" + extraRules.stream().map(r -> r.getClass().getName() + ":" + r.name()).toList()
+        + "|tol=" + absTolerance + "," + relTolerance
+        + "|batches=" + Arrays.toString(probeBatches) + "|seed=" + seed
+        + "|probes=" + (probes == null ? "default" : probes.getClass().getName())
+        + "|pins=" + new TreeMap<>(pins)
+        + "|unverified=" + serveUnverified + "|strict=" + strict
+        + "|cpu=" + Devices.cpu(config)
+        + "|config=" + (config == null ? "default" : Integer.toHexString(Arrays.hashCode(config.toByteArray())));
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof FusedModelOptions x && Arrays.equals(tags, x.tags) && Objects.equals(config, x.config)
+        && Objects.equals(runOptions, x.runOptions)
         && absTolerance == x.absTolerance && relTolerance == x.relTolerance
-        && disabledPasses.equals(x.disabledPasses) && strict == x.strict
+        && disabledRules.equals(x.disabledRules) && extraRules.equals(x.extraRules) && strict == x.strict
+        && serveUnverified == x.serveUnverified
         && Arrays.equals(probeBatches, x.probeBatches) && seed == x.seed && Objects.equals(probes, x.probes)
-        && extraPasses.equals(x.extraPasses) && meterRegistry == x.meterRegistry
+        && pins.equals(x.pins) && meterRegistry == x.meterRegistry
         && Objects.equals(modelName, x.modelName) && warmupRuns == x.warmupRuns
-        && measureSpeedup == x.measureSpeedup
-        && Objects.equals(fusedCacheDir, x.fusedCacheDir);
+        && measureSpeedup == x.measureSpeedup && serveFaster == x.serveFaster
+        && Objects.equals(fusedCacheDir, x.fusedCacheDir) && fusedCacheMaxBytes == x.fusedCacheMaxBytes
+        && maxBatch == x.maxBatch && maxElements == x.maxElements && verifyFingerprint == x.verifyFingerprint;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledPasses, strict,
-        Arrays.hashCode(probeBatches), seed, probes, extraPasses, System.identityHashCode(meterRegistry), modelName, warmupRuns, measureSpeedup, fusedCacheDir);
+    return Objects.hash(Arrays.hashCode(tags), config, absTolerance, relTolerance, disabledRules, strict,
+        serveUnverified, Arrays.hashCode(probeBatches), seed, probes, pins, System.identityHashCode(meterRegistry),
+        modelName, warmupRuns, measureSpeedup, fusedCacheDir, maxBatch, maxElements);
   }
 
   @Override
   public String toString() {
     return "FusedModelOptions{tags=" + Arrays.toString(tags) + ", atol=" + absTolerance + ", rtol=" + relTolerance
-        + ", disabled=" + disabledPasses + ", strict=" + strict + ", batches=" + Arrays.toString(probeBatches)
-        + ", seed=" + seed + (modelName != null ? ", modelName=" + modelName : "")
+        + ", disabled=" + disabledRules + ", strict=" + strict + ", serveUnverified=" + serveUnverified
+        + ", batches=" + Arrays.toString(probeBatches) + ", seed=" + seed
+        + (pins.isEmpty() ? "" : ", pins=" + pins)
+        + (modelName != null ? ", modelName=" + modelName : "")
         + (meterRegistry != null ? ", metrics=on" : "") + "}";
   }
 
@@ -201,60 +301,86 @@ public final class FusedModelOptions {
   public static final class Builder {
     private String[] tags = {"serve"};
     private ConfigProto config;
+    private RunOptions runOptions;
     private double absTolerance = 1e-5;
     private double relTolerance = 1e-4;
-    private List<String> disabledPasses = new ArrayList<>();
+    private List<String> disabledRules = new ArrayList<>();
+    private List<Rule> extraRules = new ArrayList<>();
     private boolean strict;
+    private boolean serveUnverified;
     private int[] probeBatches = {1, 8};
     private long seed = 42;
     private ProbeSupplier probes;
-    private List<Pass> extraPasses = new ArrayList<>();
+    private Map<String, String> pins = new LinkedHashMap<>();
     private MeterRegistry meterRegistry;
     private String modelName;
     private int warmupRuns = 5;
-    private java.nio.file.Path fusedCacheDir;
+    private Path fusedCacheDir;
+    private long fusedCacheMaxBytes = DEFAULT_CACHE_BYTES;
     private boolean measureSpeedup;
+    private boolean serveFaster;
+    private long maxBatch;
+    private long maxElements;
+    private boolean verifyFingerprint = true;
 
     private Builder() {}
 
     /** MetaGraph tags to load (default {@code serve}). */
     public Builder tags(String... tags) {
+      if (tags == null || tags.length == 0 || Arrays.stream(tags).anyMatch(t -> t == null || t.isBlank())) {
+        throw new IllegalArgumentException("tags must be one or more non-empty strings");
+      }
       this.tags = tags.clone();
       return this;
     }
 
-    /** Session config for both the original and the fused session. */
+    /** Session config for the original and the rewritten session. */
     public Builder config(ConfigProto config) {
       this.config = config;
       return this;
     }
 
+    /** Run options used while loading the SavedModel (as {@code SavedModelBundle.Loader.withRunOptions}). */
+    public Builder runOptions(RunOptions runOptions) {
+      this.runOptions = runOptions;
+      return this;
+    }
+
     /** Check tolerances: an output passes if max abs diff <= abs, or max rel diff <= rel. */
     public Builder tolerance(double abs, double rel) {
-      if (!(abs >= 0) || !(rel >= 0)) {
-        throw new IllegalArgumentException("tolerances must be >= 0");
+      if (!(abs >= 0) || !(rel >= 0) || Double.isInfinite(abs) || Double.isInfinite(rel)) {
+        throw new IllegalArgumentException("tolerances must be finite and >= 0, got " + abs + " / " + rel);
       }
       this.absTolerance = abs;
       this.relTolerance = rel;
       return this;
     }
 
-    /** Do not run the pass named {@code name}. */
-    public Builder disablePass(String name) {
-      this.disabledPasses.add(Objects.requireNonNull(name));
+    /** Does not run the rule {@code name}. @throws IllegalArgumentException for an unknown rule */
+    public Builder disableRule(String name) {
+      if (!Rules.names().contains(name) && extraRules.stream().noneMatch(r -> r.name().equals(name))) {
+        throw new IllegalArgumentException("unknown rule '" + name + "'; rules: " + String.join(", ", Rules.names()));
+      }
+      disabledRules.add(name);
       return this;
     }
 
-    /** Throw {@link FusedTfException} when the check fails, instead of serving the original model. */
+    /** Fails the load (instead of serving the original) when the rewritten model is not accepted. */
     public Builder strict(boolean strict) {
       this.strict = strict;
       return this;
     }
 
-    /** Batch sizes of the probe inputs (default 1 and 8). */
+    /** Serves the rewritten model even when part of it could not be checked. @see #serveUnverified() */
+    public Builder serveUnverified(boolean serve) {
+      this.serveUnverified = serve;
+      return this;
+    }
+
+    /** Batch sizes of the probes (for each signature's first unknown dimension); at least one, each >= 1. */
     public Builder probeBatches(int... batches) {
-      if (batches.length == 0 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
-        throw new IllegalArgumentException("probe batches must be >= 1");
+      if (batches == null || batches.length == 0 || Arrays.stream(batches).anyMatch(x -> x < 1)) {
+        throw new IllegalArgumentException("probe batches must be one or more sizes >= 1");
       }
       this.probeBatches = batches.clone();
       return this;
@@ -266,22 +392,30 @@ public final class FusedModelOptions {
       return this;
     }
 
-    /** Use these probe inputs instead of random ones (needed for string inputs). */
+    /** Probe inputs of your own (for string inputs, or realistic data). */
     public Builder probes(ProbeSupplier probes) {
       this.probes = probes;
       return this;
     }
 
-    /** Runs {@code pass} after the built-in passes. */
-    public Builder addPass(Pass pass) {
-      this.extraPasses.add(Objects.requireNonNull(pass));
+    /**
+     * Pins the scalar placeholder {@code name} ({@code is_training} or {@code is_training:0}) to {@code value}
+     * (a Boolean, a Number, or its text: {@code "false"}, {@code "1.0"}): it becomes a constant before the rules run
+     * and is no longer an input. A name that is not a placeholder, or a value of the wrong type, fails the load.
+     */
+    public Builder pin(String name, Object value) {
+      if (name == null || name.isBlank()) {
+        throw new IllegalArgumentException("pin needs a placeholder name");
+      }
+      if (!(value instanceof Boolean || value instanceof Number || value instanceof String)) {
+        throw new IllegalArgumentException("pin '" + name + "' needs a Boolean, a Number or a String, got "
+            + (value == null ? "null" : value.getClass().getSimpleName()));
+      }
+      pins.put(name.trim(), String.valueOf(value));
       return this;
     }
 
-    /**
-     * Records metrics ({@code fusedtf.predict}, {@code fusedtf.load}, {@code fusedtf.folds},
-     * {@code fusedtf.nodes}) into {@code registry}; null (the default) records none.
-     */
+    /** Records metrics in {@code registry} ({@code fusedtf.*} meters, tagged with the model's name). */
     public Builder meterRegistry(MeterRegistry registry) {
       this.meterRegistry = registry;
       return this;
@@ -289,42 +423,76 @@ public final class FusedModelOptions {
 
     /** The {@code model} tag of metrics (default: the model directory's name). */
     public Builder modelName(String name) {
-      if (name != null && name.isBlank()) {
-        throw new IllegalArgumentException("model name must not be blank");
-      }
       this.modelName = name;
       return this;
     }
 
     /**
-     * Warm-up calls at load on probe inputs (0 for none). TF Serving's warm-up records
-     * ({@code assets.extra/tf_serving_warmup_requests}) are replayed as well when the model has them. The report
-     * gives the first call's latency and the first call's after warm-up.
+     * Warm-up calls of each signature on probe inputs at load, before the model is handed out (default 5; 0 turns
+     * warm-up off, TF Serving warm-up records still run). The first call after a load pays for graph optimisation.
      */
     public Builder warmupRuns(int runs) {
       if (runs < 0) {
-        throw new IllegalArgumentException("warm-up runs must be >= 0");
+        throw new IllegalArgumentException("warm-up runs must be >= 0, got " + runs);
       }
       this.warmupRuns = runs;
       return this;
     }
 
-    /**
-     * Keep fused models on disk under {@code dir}, keyed by a fingerprint of the model files and the fold options,
-     * so that a restart loads the fused graph directly and skips folding and checking. Only fused models that
-     * passed their check are stored; the entry links to the original's variables rather than copying them.
-     */
-    public Builder fusedCacheDir(java.nio.file.Path dir) {
+    /** Keeps checked fused models under {@code dir}: a restart loads them without folding or checking. */
+    public Builder fusedCacheDir(Path dir) {
       this.fusedCacheDir = dir;
       return this;
     }
 
-    /**
-     * Time the original and the fused model on the probe inputs at load, A/B interleaved (about a second or
-     * two), and publish the ratio in the report and as the {@code fusedtf.speedup} gauge.
-     */
+    /** Size cap of the disk cache in bytes (default 1 GiB; 0 for no cap). */
+    public Builder fusedCacheMaxBytes(long bytes) {
+      if (bytes < 0) {
+        throw new IllegalArgumentException("cache size must be >= 0, got " + bytes);
+      }
+      this.fusedCacheMaxBytes = bytes;
+      return this;
+    }
+
+    /** Times the original against the fused model at load (A/B interleaved) and puts the ratio in the report. */
     public Builder measureSpeedup(boolean measure) {
       this.measureSpeedup = measure;
+      return this;
+    }
+
+    /** Serves whichever of original and rewritten model measured faster at load. @see #serveFaster() */
+    public Builder serveFaster(boolean serveFaster) {
+      this.serveFaster = serveFaster;
+      return this;
+    }
+
+    /** The largest batch a request may have (0 = no limit). */
+    public Builder maxBatch(long maxBatch) {
+      if (maxBatch < 0) {
+        throw new IllegalArgumentException("maxBatch must be >= 0, got " + maxBatch);
+      }
+      this.maxBatch = maxBatch;
+      return this;
+    }
+
+    /** The most elements a request's inputs may hold together (0 = no limit). */
+    public Builder maxElements(long maxElements) {
+      if (maxElements < 0) {
+        throw new IllegalArgumentException("maxElements must be >= 0, got " + maxElements);
+      }
+      this.maxElements = maxElements;
+      return this;
+    }
+
+    /** Whether to verify {@code fingerprint.pb} against {@code saved_model.pb} at load (default true). */
+    public Builder verifyFingerprint(boolean verify) {
+      this.verifyFingerprint = verify;
+      return this;
+    }
+
+    /** Adds a rule run after the built-in ones (tests use it to break a fold on purpose). */
+    Builder extraRule(Rule rule) {
+      extraRules.add(rule);
       return this;
     }
 

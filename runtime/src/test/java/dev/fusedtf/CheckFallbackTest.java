@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.fold.FoldBatchNormPass;
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.internal.rules.FoldBatchNormPass;
+import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.testing.BreakFoldedBias;
 import dev.fusedtf.testing.ModelAssertions;
 import java.nio.file.Path;

@@ -4,7 +4,7 @@ import static dev.fusedtf.testing.ModelAssertions.assertSameOutputs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.synth.DemoModels;
+import dev.fusedtf.testsupport.DemoModels;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

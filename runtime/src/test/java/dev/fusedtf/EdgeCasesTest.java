@@ -6,9 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.serving.MicroBatcher;
-import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.synth.NetBuilder.Style;
-import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.testsupport.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder.Style;
+import dev.fusedtf.internal.weights.TensorCodec;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -57,7 +57,7 @@ class EdgeCasesTest {
     NetBuilder b = new NetBuilder(Style.TF2, 4);
     String x = b.input("x", -1, 6);
     String mm = b.op("MatMul", "dense/MatMul", List.of(x, b.variable("dense/kernel", b.randomNormal(0.4, 6, 5))),
-        Map.of("T", dev.fusedtf.graph.Nodes.type(DataType.DT_FLOAT)));
+        Map.of("T", dev.fusedtf.internal.graph.Nodes.type(DataType.DT_FLOAT)));
     b.output("y", b.decomposedBatchNorm(b.addBias(mm, "dense/add", 5), "bn", 5, false, 0));
     Path dir = write(b, "addbn");
     try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().strict(true).build())) {
@@ -79,9 +79,9 @@ class EdgeCasesTest {
     }
     AttrValue.ListValue.Builder strides = AttrValue.ListValue.newBuilder().addI(1).addI(1).addI(1).addI(1);
     b.output("y", b.op("Conv2D", "conv/Conv2D", List.of(bn, k), Map.of(
-        "T", dev.fusedtf.graph.Nodes.type(DataType.DT_FLOAT),
+        "T", dev.fusedtf.internal.graph.Nodes.type(DataType.DT_FLOAT),
         "strides", AttrValue.newBuilder().setList(strides).build(),
-        "padding", dev.fusedtf.graph.Nodes.string("EXPLICIT"),
+        "padding", dev.fusedtf.internal.graph.Nodes.string("EXPLICIT"),
         "explicit_paddings", AttrValue.newBuilder().setList(pads).build())));
     Path dir = write(b, "explicit");
     try (FusedModel m = FusedModel.load(dir)) {
@@ -101,7 +101,7 @@ class EdgeCasesTest {
     // what a TF1 training graph has: readers no signature runs (a gradient of the BiasAdd, a BN statistic)
     b.identity(conv, "gradients/conv_grad");
     b.op("Identity", "gradients/bn_stat", List.of(bn.replace(":0", "") + ":1"),
-        Map.of("T", dev.fusedtf.graph.Nodes.type(DataType.DT_FLOAT)));
+        Map.of("T", dev.fusedtf.internal.graph.Nodes.type(DataType.DT_FLOAT)));
     b.output("y", b.relu(bn, "r"));
     Path dir = write(b, "dead");
     try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().strict(true).build())) {
@@ -117,7 +117,7 @@ class EdgeCasesTest {
     String x = b.input("x", -1, 4, 4, 2);
     String conv = b.conv2d(x, "conv", 1, 1, 2, 3, 1, "SAME", false, false);
     String mul = b.op("Mul", "scale/mul", List.of(conv, b.variable("scale/s", b.randomUniform(0.5, 1.5, 3))),
-        Map.of("T", dev.fusedtf.graph.Nodes.type(DataType.DT_FLOAT)));
+        Map.of("T", dev.fusedtf.internal.graph.Nodes.type(DataType.DT_FLOAT)));
     b.output("y", b.addBias(mul, "scale/add", 3));
     b.output("scaled", mul);
     Path dir = write(b, "fetchedmul");
@@ -144,8 +144,8 @@ class EdgeCasesTest {
       try (TFloat32 ta = TFloat32.tensorOf(Shape.of(1, 3, 4), DataBuffers.of(a, true, false));
            TFloat32 tc = TFloat32.tensorOf(Shape.of(1, 5, 4), DataBuffers.of(c, true, false))) {
         try (Result r1 = m.call(Map.of("x", ta)); Result r2 = m.call(Map.of("x", tc))) {
-          expectA = TensorProtos.fromTensor(r1.get(0)).values();
-          expectC = TensorProtos.fromTensor(r2.get(0)).values();
+          expectA = TensorCodec.fromTensor(r1.get(0)).values();
+          expectC = TensorCodec.fromTensor(r2.get(0)).values();
         }
         fa = batcher.submit(Map.of("x", ta));
         fc = batcher.submit(Map.of("x", tc));
@@ -153,8 +153,8 @@ class EdgeCasesTest {
       Map<String, Tensor> ra = fa.get();
       Map<String, Tensor> rc = fc.get();
       try {
-        assertArrayEquals(expectA, TensorProtos.fromTensor(ra.get("y")).values(), 1e-6);
-        assertArrayEquals(expectC, TensorProtos.fromTensor(rc.get("y")).values(), 1e-6);
+        assertArrayEquals(expectA, TensorCodec.fromTensor(ra.get("y")).values(), 1e-6);
+        assertArrayEquals(expectC, TensorCodec.fromTensor(rc.get("y")).values(), 1e-6);
       } finally {
         ra.values().forEach(Tensor::close);
         rc.values().forEach(Tensor::close);

@@ -5,9 +5,9 @@ import static dev.fusedtf.testing.ModelAssertions.countOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.fold.Fold;
-import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.synth.NetBuilder.Style;
+import dev.fusedtf.internal.rules.Fold;
+import dev.fusedtf.testsupport.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder.Style;
 import dev.fusedtf.testing.SharedModels;
 import java.nio.file.Path;
 import java.util.List;

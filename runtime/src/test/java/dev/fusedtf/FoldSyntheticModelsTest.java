@@ -5,10 +5,10 @@ import static dev.fusedtf.testing.ModelAssertions.countOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.fold.Fold;
-import dev.fusedtf.fold.Skip;
-import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.synth.NetBuilder.Style;
+import dev.fusedtf.internal.rules.Fold;
+import dev.fusedtf.internal.rules.Skip;
+import dev.fusedtf.testsupport.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder.Style;
 import java.nio.file.Path;
 import java.util.function.Function;
 import org.junit.jupiter.api.io.TempDir;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

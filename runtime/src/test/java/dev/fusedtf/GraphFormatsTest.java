@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fusedtf.check.CheckResult;
 import dev.fusedtf.check.EquivalenceCheck;
 import dev.fusedtf.check.ProbeSupplier;
-import dev.fusedtf.formats.GraphModel;
+import dev.fusedtf.internal.source.GraphModel;
 import dev.fusedtf.testing.ModelAssertions;
 import dev.fusedtf.testing.SharedModels;
 import java.io.IOException;

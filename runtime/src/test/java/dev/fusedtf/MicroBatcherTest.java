@@ -6,8 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.serving.MicroBatcher;
-import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.testsupport.NetBuilder;
+import dev.fusedtf.internal.weights.TensorCodec;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -48,7 +48,7 @@ class MicroBatcherTest {
         inputs.add(v);
         try (TFloat32 t = TFloat32.tensorOf(Shape.of(1, 6, 6, 2), DataBuffers.of(v, true, false));
              Result r = m.call(Map.of("x", t))) {
-          expected.add(TensorProtos.fromTensor(r.get(0)).values());
+          expected.add(TensorCodec.fromTensor(r.get(0)).values());
         }
       }
       ExecutorService pool = Executors.newFixedThreadPool(n);
@@ -65,7 +65,7 @@ class MicroBatcherTest {
           Map<String, Tensor> out = f.join();
           try {
             assertArrayEquals(new long[] {1, 4}, out.get("y").shape().asArray());
-            return TensorProtos.fromTensor(out.get("y")).values();
+            return TensorCodec.fromTensor(out.get("y")).values();
           } finally {
             out.values().forEach(Tensor::close);
           }

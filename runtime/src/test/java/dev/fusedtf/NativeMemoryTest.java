@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.fusedtf.serving.Input;
 import dev.fusedtf.serving.Prediction;
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -4,10 +4,10 @@ import static dev.fusedtf.testing.ModelAssertions.assertSameOutputs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.fold.Fold;
-import dev.fusedtf.fold.Skip;
-import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.ModelGraph;
+import dev.fusedtf.internal.rules.Fold;
+import dev.fusedtf.internal.rules.Skip;
+import dev.fusedtf.internal.graph.Body;
+import dev.fusedtf.internal.graph.ModelGraph;
 import dev.fusedtf.testing.SharedModels;
 import java.nio.file.Path;
 import java.util.List;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.serving.VersionedModel;
 import dev.fusedtf.testing.BreakFoldedBias;
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

@@ -8,8 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.fusedtf.metrics.FusedTfMetrics;
-import dev.fusedtf.synth.NetBuilder;
-import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.testsupport.NetBuilder;
+import dev.fusedtf.internal.weights.TensorCodec;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -64,7 +64,7 @@ class WarmupAndSpeedupTest {
     Path dir = model();
     float[] v = new float[72];
     TensorProto.Builder t = TensorProto.newBuilder().setDtype(DataType.DT_FLOAT)
-        .setTensorShape(TensorProtos.shapeProto(new long[] {1, 6, 6, 2}));
+        .setTensorShape(TensorCodec.shapeProto(new long[] {1, 6, 6, 2}));
     for (float f : v) {
       t.addFloatVal(f + 0.5f);
     }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
-import dev.fusedtf.serving.WarmupRecords;
-import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.internal.serve.WarmupRecords;
+import dev.fusedtf.internal.weights.TensorCodec;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -65,9 +65,9 @@ class WarmupRecordsTest {
   @Test
   void readsPredictRequestsOfATfServingWarmupFile() throws IOException {
     TensorProto x = TensorProto.newBuilder().setDtype(DataType.DT_FLOAT)
-        .setTensorShape(TensorProtos.shapeProto(new long[] {1, 2})).addFloatVal(0.5f).addFloatVal(-1f).build();
+        .setTensorShape(TensorCodec.shapeProto(new long[] {1, 2})).addFloatVal(0.5f).addFloatVal(-1f).build();
     TensorProto words = TensorProto.newBuilder().setDtype(DataType.DT_STRING)
-        .setTensorShape(TensorProtos.shapeProto(new long[] {1})).addStringVal(ByteString.copyFromUtf8("hi")).build();
+        .setTensorShape(TensorCodec.shapeProto(new long[] {1})).addStringVal(ByteString.copyFromUtf8("hi")).build();
     Path dir = Files.createDirectories(tmp.resolve("m/assets.extra"));
     Files.write(dir.resolve("tf_serving_warmup_requests"), tfrecord(List.of(
         predictionLog("serving_default", "x", x), predictionLog("", "words", words))));
@@ -75,9 +75,9 @@ class WarmupRecordsTest {
     assertEquals(2, reqs.size());
     assertEquals("serving_default", reqs.get(0).signature());
     assertEquals(x, reqs.get(0).inputs().get("x"));
-    try (Tensor t = TensorProtos.toTensor(reqs.get(0).inputs().get("x"));
-         Tensor s = TensorProtos.toTensor(reqs.get(1).inputs().get("words"))) {
-      assertEquals(-1.0, TensorProtos.fromTensor(t).get(1), 0);
+    try (Tensor t = TensorCodec.toTensor(reqs.get(0).inputs().get("x"));
+         Tensor s = TensorCodec.toTensor(reqs.get(1).inputs().get("words"))) {
+      assertEquals(-1.0, TensorCodec.fromTensor(t).get(1), 0);
       assertEquals(DataType.DT_STRING, s.dataType());
     }
     assertEquals(List.of(), WarmupRecords.read(tmp.resolve("none")));

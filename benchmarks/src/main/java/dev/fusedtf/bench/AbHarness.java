@@ -1,14 +1,13 @@
 package dev.fusedtf.bench;
 
-import dev.fusedtf.FoldReport;
+import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.check.EquivalenceCheck;
-import dev.fusedtf.check.OutputDiff;
-import dev.fusedtf.check.ProbeInputs;
-import dev.fusedtf.measure.AbTimer;
-import dev.fusedtf.measure.FlopCounter;
-import dev.fusedtf.measure.LatencyStats;
+import dev.fusedtf.internal.check.EquivalenceCheck;
+import dev.fusedtf.report.OutputDiff;
+import dev.fusedtf.internal.check.ProbeInputs;
+import dev.fusedtf.internal.measure.AbTimer;
+import dev.fusedtf.report.LatencyStats;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -65,7 +64,7 @@ public final class AbHarness {
     }
     Objects.requireNonNull(foldReport, "no batch was run");
     return new AbReport(config.modelDir().toString(), config.signature(), List.of(config.tags()),
-        AbReport.Machine.current(), foldReport.served(), foldReport.folds().size(), foldReport.skipped().size(),
+        AbReport.Machine.current(), foldReport.served().label(), foldReport.folds().size(), foldReport.skipped().size(),
         foldReport.nodesBefore(), foldReport.nodesAfter(), foldReport.timingsMs(), config.rounds(), config.warmup(),
         config.budgetPerBatch().toMillis() / 1000.0, config.seed(), results);
   }

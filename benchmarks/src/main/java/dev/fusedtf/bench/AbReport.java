@@ -1,7 +1,7 @@
 package dev.fusedtf.bench;
 
 import com.google.gson.Gson;
-import dev.fusedtf.ReportJson;
+import dev.fusedtf.report.ReportJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

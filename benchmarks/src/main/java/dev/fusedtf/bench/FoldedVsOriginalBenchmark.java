@@ -2,7 +2,7 @@ package dev.fusedtf.bench;
 
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.check.ProbeInputs;
+import dev.fusedtf.internal.check.ProbeInputs;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;

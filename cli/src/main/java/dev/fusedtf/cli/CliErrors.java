@@ -1,7 +1,7 @@
 package dev.fusedtf.cli;
 
-import dev.fusedtf.CheckFailedException;
-import dev.fusedtf.FusedTfException;
+import dev.fusedtf.errors.CheckFailedException;
+import dev.fusedtf.errors.FusedTfException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.util.function.IntSupplier;

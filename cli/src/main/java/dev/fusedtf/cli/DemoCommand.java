@@ -2,10 +2,10 @@ package dev.fusedtf.cli;
 
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.check.ProbeInputs;
-import dev.fusedtf.measure.AbTimer;
-import dev.fusedtf.synth.DemoModels;
-import dev.fusedtf.synth.DemoModels.Demo;
+import dev.fusedtf.internal.check.ProbeInputs;
+import dev.fusedtf.internal.measure.AbTimer;
+import dev.fusedtf.testsupport.DemoModels;
+import dev.fusedtf.testsupport.DemoModels.Demo;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 

@@ -1,12 +1,12 @@
 package dev.fusedtf.cli;
 
-import dev.fusedtf.FoldReport;
-import dev.fusedtf.FusedGraph;
-import dev.fusedtf.FusedModel;
+import dev.fusedtf.FusedArtifact;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.FusedTfException;
-import dev.fusedtf.ModelExport;
-import dev.fusedtf.formats.ModelLocation;
+import dev.fusedtf.ModelSource;
+import dev.fusedtf.errors.FusedTfException;
+import dev.fusedtf.report.FoldReport;
+import dev.fusedtf.report.Served;
+
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -23,7 +23,7 @@ import picocli.CommandLine.Spec;
  * {@code fusedtf fuse}: folds a model and writes the result. Reads a SavedModel directory, a TF1 checkpoint
  * ({@code model.ckpt.meta} with its {@code .index}/{@code .data}) or a frozen GraphDef ({@code .pb}, binary or
  * text); writes a SavedModel directory, or a frozen GraphDef when the output ends in {@code .pb} (checkpoint and
- * frozen input). Nothing is written when the check fails; an existing output is replaced only with
+ * frozen input, or a SavedModel whose variables were all frozen). Nothing is written when the check fails; an existing output is replaced only with
  * {@code --force}; a failed write leaves nothing behind.
  */
 @Command(name = "fuse", mixinStandardHelpOptions = true, defaultValueProvider = ModelArgs.LibraryDefaults.class,
@@ -57,43 +57,29 @@ final class FuseCommand implements Callable<Integer> {
     }
     FusedModelOptions options = model.options(spec).build();
     boolean frozenOut = output.getFileName().toString().endsWith(".pb");
-    ModelLocation where = model.location();
-    FoldReport r;
-    if (where.kind() == ModelLocation.Kind.SAVED_MODEL) {
-      if (frozenOut) {
-        throw new IllegalArgumentException("a SavedModel input is written as a SavedModel directory, not .pb");
-      }
-      err.println("fusing SavedModel " + where.path() + " ...");
-      try (FusedModel m = FusedModel.load(where.path(), options)) {
-        r = m.report();
-        if (!r.check().passed()) {
-          return failed(r);
-        }
-        ModelExport.savedModel(m, output, force);
-      }
+    ModelSource source = model.source();
+    err.println("reading " + source.format() + " " + source.path() + " ...");
+    err.flush();
+    FusedArtifact fused = FusedArtifact.fuse(source, options);
+    FoldReport r = fused.report();
+    if (r.served() == Served.ORIGINAL && r.fallbackReason() != null) {
+      return failed(r);
+    }
+    if (frozenOut) {
+      fused.writeFrozenGraph(output, force);
     } else {
-      err.println("reading " + where.kind().name().toLowerCase().replace('_', ' ') + " " + where.path() + " ...");
-      FusedGraph fused = FusedGraph.fuse(model.graphModel(where), options);
-      r = fused.report();
-      if (!r.check().passed()) {
-        return failed(r);
-      }
-      if (frozenOut) {
-        fused.writeGraphDef(output, force);
-      } else {
-        fused.writeSavedModel(output, force);
-      }
+      fused.writeSavedModel(output, force);
     }
     writeReport(r);
     model.print(spec, r);
-    err.println("wrote " + output);
+    err.println("wrote " + output + (r.served() == Served.ORIGINAL ? " (nothing to rewrite: the original)" : ""));
     err.flush();
     return 0;
   }
 
   private int failed(FoldReport r) {
     PrintWriter err = spec.commandLine().getErr();
-    err.println("error: the fused model did not match the original; nothing written");
+    err.println("error: the rewritten model was not accepted; nothing written");
     err.print(r.toText());
     err.flush();
     writeReport(r);

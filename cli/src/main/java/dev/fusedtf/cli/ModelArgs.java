@@ -1,17 +1,17 @@
 package dev.fusedtf.cli;
 
-import dev.fusedtf.FoldReport;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.formats.GraphModel;
-import dev.fusedtf.formats.ModelLocation;
-import dev.fusedtf.fold.Pass;
-import dev.fusedtf.fold.Pipeline;
+import dev.fusedtf.ModelSource;
+import dev.fusedtf.report.FoldReport;
+import dev.fusedtf.internal.rules.Rules;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.IDefaultValueProvider;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -22,7 +22,7 @@ import picocli.CommandLine.Parameters;
 
 /**
  * What {@code inspect}, {@code verify} and {@code fuse} share: the model (any format), the names a checkpoint or
- * frozen graph needs, tags, disabled passes, JSON output.
+ * frozen graph needs, tags, pins, disabled rules, JSON output.
  */
 final class ModelArgs {
   @Parameters(index = "0", paramLabel = "<model>", description = "SavedModel directory, checkpoint .meta file, "
@@ -45,35 +45,57 @@ final class ModelArgs {
       description = "MetaGraph tags to load, comma-separated (default: ${DEFAULT-VALUE}).")
   List<String> tags;
 
-  @Option(names = "--disable-pass", paramLabel = "NAME", completionCandidates = PassNames.class,
-      description = "Do not run this pass (repeatable). Passes: ${COMPLETION-CANDIDATES}.")
-  List<String> disabledPasses = new ArrayList<>();
+  @Option(names = "--set", paramLabel = "NAME=VALUE",
+      description = "Pin a scalar placeholder to a constant (repeatable), e.g. --set is_training:0=false "
+          + "--set keep_prob=1.0. NAME with or without :0; VALUE true/false or a number.")
+  List<String> pins = new ArrayList<>();
+
+  @Option(names = {"--disable-rule", "--disable-pass"}, paramLabel = "NAME", completionCandidates = RuleNames.class,
+      description = "Do not run this rule (repeatable). Rules: ${COMPLETION-CANDIDATES}.")
+  List<String> disabledRules = new ArrayList<>();
+
+  @Option(names = "--serve-unverified", description = "Accept a rewritten model even when part of it could not be "
+      + "checked (a signature without probe inputs, an original that cannot run on this machine).")
+  boolean serveUnverified;
 
   @Option(names = "--json", description = "Print the report as JSON (stdout only; logs go to stderr).")
   boolean json;
 
-  /** Options for the model, from these arguments; unknown pass names are a usage error. */
+  /** Options for the model, from these arguments; unknown rule names and malformed pins are usage errors. */
   FusedModelOptions.Builder options(CommandSpec spec) {
-    FusedModelOptions.Builder b = FusedModelOptions.builder().tags(tags.toArray(String[]::new));
-    List<String> known = new PassNames().names;
-    for (String p : disabledPasses) {
+    FusedModelOptions.Builder b = FusedModelOptions.builder().tags(tags.toArray(String[]::new))
+        .serveUnverified(serveUnverified);
+    List<String> known = Rules.names();
+    for (String p : disabledRules) {
       if (!known.contains(p)) {
         throw new ParameterException(spec.commandLine(),
-            "unknown pass '" + p + "' for --disable-pass; passes: " + String.join(", ", known));
+            "unknown rule '" + p + "' for --disable-rule; rules: " + String.join(", ", known));
       }
-      b.disablePass(p);
+      b.disableRule(p);
+    }
+    for (Map.Entry<String, String> e : pins(spec).entrySet()) {
+      b.pin(e.getKey(), e.getValue());
     }
     return b;
   }
 
-  /** Where the model is and in which format. */
-  ModelLocation location() {
-    return ModelLocation.of(modelDir);
+  /** The {@code --set} pins, in order. */
+  Map<String, String> pins(CommandSpec spec) {
+    Map<String, String> out = new LinkedHashMap<>();
+    for (String p : pins) {
+      int eq = p.indexOf('=');
+      if (eq <= 0 || eq == p.length() - 1) {
+        throw new ParameterException(spec.commandLine(), "--set needs NAME=VALUE (e.g. is_training:0=false), got '"
+            + p + "'");
+      }
+      out.put(p.substring(0, eq).trim(), p.substring(eq + 1).trim());
+    }
+    return out;
   }
 
-  /** Reads a checkpoint or frozen graph named by these arguments. */
-  GraphModel graphModel(ModelLocation where) {
-    return where.open(checkpoint, inputs, outputs);
+  /** Where the model is, in which format, with the names a graph without signatures needs. */
+  ModelSource source() {
+    return ModelSource.detect(modelDir, checkpoint, inputs, outputs);
   }
 
   /** Prints {@code report} to stdout, as text or JSON. */
@@ -87,13 +109,11 @@ final class ModelArgs {
     out.flush();
   }
 
-  /** The names of the built-in passes, for help and validation. */
-  static final class PassNames implements Iterable<String> {
-    final List<String> names = Pipeline.defaultPasses().stream().map(Pass::name).toList();
-
+  /** The names of the built-in rules, for help and validation. */
+  static final class RuleNames implements Iterable<String> {
     @Override
     public Iterator<String> iterator() {
-      return names.iterator();
+      return Rules.names().iterator();
     }
   }
 

@@ -1,10 +1,8 @@
 package dev.fusedtf.cli;
 
-import dev.fusedtf.FoldReport;
-import dev.fusedtf.FusedGraph;
-import dev.fusedtf.FusedModel;
-import dev.fusedtf.formats.ModelLocation;
+import dev.fusedtf.FusedArtifact;
 import dev.fusedtf.FusedModelOptions;
+import dev.fusedtf.report.FoldReport;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -12,10 +10,14 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
-/** {@code fusedtf verify}: load as {@link FusedModel#load} does (fold, rebuild, check) and report; exit 1 if the check failed. */
+/**
+ * {@code fusedtf verify}: the load sequence of {@code FusedModel.load} (pin, fold, rebuild, check, verdict) on any
+ * format, and the report; exit 1 if the rewritten model was not accepted.
+ */
 @Command(name = "verify", mixinStandardHelpOptions = true, defaultValueProvider = ModelArgs.LibraryDefaults.class,
-    description = "Fold, check the fused model against the original on probe inputs, and report. "
-        + "Exit 0 if the check passed, 1 if it failed, 2 if the model could not be loaded.")
+    description = "Fold, check the rewritten model against the original on probe inputs, and report. "
+        + "Exit 0 if the check passed (or nothing needed rewriting), 1 if it failed, 2 if the model could not be "
+        + "loaded.")
 final class VerifyCommand implements Callable<Integer> {
   @Spec
   CommandSpec spec;
@@ -24,7 +26,7 @@ final class VerifyCommand implements Callable<Integer> {
   ModelArgs model;
 
   @Option(names = "--strict",
-      description = "Fail loading when the check fails (exit 1 with the reason) instead of serving the original.")
+      description = "Fail when the check fails (exit 1 with the reason) instead of keeping the original.")
   boolean strict;
 
   @Option(names = "--atol", paramLabel = "X", description = "Absolute tolerance of the check (default: ${DEFAULT-VALUE}).")
@@ -45,16 +47,9 @@ final class VerifyCommand implements Callable<Integer> {
           .probeBatches(batches)
           .strict(strict)
           .build();
-      ModelLocation where = model.location();
-      if (where.kind() != ModelLocation.Kind.SAVED_MODEL) {
-        FoldReport r = FusedGraph.fuse(model.graphModel(where), options).report();
-        model.print(spec, r);
-        return r.check().passed() ? 0 : 1;
-      }
-      try (FusedModel m = FusedModel.load(where.path(), options)) {
-        model.print(spec, m.report());
-        return m.check().passed() ? 0 : 1;
-      }
+      FoldReport r = FusedArtifact.fuse(model.source(), options).report();
+      model.print(spec, r);
+      return r.check() != null && r.check().passed() ? 0 : 1;
     });
   }
 }

@@ -3,7 +3,7 @@ package dev.fusedtf.examples;
 import dev.fusedtf.FusedGraph;
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.formats.GraphModel;
+import dev.fusedtf.internal.source.GraphModel;
 import java.nio.file.Path;
 import java.util.List;
 

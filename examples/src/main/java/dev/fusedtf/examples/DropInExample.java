@@ -1,7 +1,7 @@
 package dev.fusedtf.examples;
 
 import dev.fusedtf.FusedModel;
-import dev.fusedtf.synth.DemoModels;
+import dev.fusedtf.testsupport.DemoModels;
 import java.nio.file.Path;
 import java.util.Map;
 import org.tensorflow.Result;
@@ -53,7 +53,7 @@ public final class DropInExample {
   }
 
   private static float[] read(TFloat32 t) {
-    double[] d = dev.fusedtf.weights.TensorProtos.fromTensor(t).values();
+    double[] d = dev.fusedtf.internal.weights.TensorCodec.fromTensor(t).values();
     float[] v = new float[d.length];
     for (int i = 0; i < d.length; i++) {
       v[i] = (float) d[i];

@@ -256,7 +256,7 @@ public final class ModelServer implements AutoCloseable {
     int rows = -1;
     for (String o : outs) {
       Tensor t = r.get(o).orElseThrow();
-      double[] v = dev.fusedtf.weights.TensorProtos.fromTensor(t).values();
+      double[] v = dev.fusedtf.internal.weights.TensorCodec.fromTensor(t).values();
       long[] shape = t.shape().asArray();
       JsonArray all = nest(v, shape, 0, new int[] {0});
       perOutput.put(o, all);
@@ -321,7 +321,7 @@ public final class ModelServer implements AutoCloseable {
   public static void main(String[] args) throws IOException {
     int port = args.length > 0 ? Integer.parseInt(args[0]) : 8501;
     Map<String, FusedModel> models = new LinkedHashMap<>();
-    for (dev.fusedtf.synth.DemoModels.Demo d : dev.fusedtf.synth.DemoModels.writeAll(Path.of("target/example-models"))) {
+    for (dev.fusedtf.testsupport.DemoModels.Demo d : dev.fusedtf.testsupport.DemoModels.writeAll(Path.of("target/example-models"))) {
       models.put(d.name(), FusedModel.load(d.dir()));
     }
     ModelServer s = start(models, port);

@@ -3,7 +3,7 @@ package dev.fusedtf.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

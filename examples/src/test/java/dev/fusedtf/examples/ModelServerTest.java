@@ -7,7 +7,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.fusedtf.FusedModel;
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;

@@ -1,7 +1,7 @@
 package dev.fusedtf.serving;
 
 import dev.fusedtf.FusedModel;
-import dev.fusedtf.InputValidator;
+import dev.fusedtf.internal.serve.InputValidator;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -96,7 +96,7 @@ public final class MicroBatcher implements AutoCloseable {
     if (closed) {
       throw new IllegalStateException("batcher closed");
     }
-    InputValidator.validate(signature, inputs);
+    InputValidator.validate(signature, inputs, InputValidator.Limits.NONE);
     Map<String, byte[]> copy = new LinkedHashMap<>();
     Map<String, long[]> shapes = new LinkedHashMap<>();
     for (Map.Entry<String, ? extends Tensor> e : inputs.entrySet()) {

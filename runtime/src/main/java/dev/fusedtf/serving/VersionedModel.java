@@ -2,7 +2,8 @@ package dev.fusedtf.serving;
 
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.FusedTfException;
+import dev.fusedtf.internal.serve.RefCounted;
+import dev.fusedtf.errors.FusedTfException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

@@ -4,6 +4,6 @@
  * {@link dev.fusedtf.serving.Input} (an input as a plain Java array and a shape);
  * {@link dev.fusedtf.serving.MicroBatcher} (concurrent single requests stacked into one call);
  * {@link dev.fusedtf.serving.VersionedModel} (hot reload of numbered versions, with leases counted by
- * {@link dev.fusedtf.serving.RefCounted}); {@link dev.fusedtf.serving.WarmupRecords} (TF Serving's warm-up file).
+ * {@link dev.fusedtf.serving.RefCounted}); {@link dev.fusedtf.internal.serve.WarmupRecords} (TF Serving's warm-up file).
  */
 package dev.fusedtf.serving;

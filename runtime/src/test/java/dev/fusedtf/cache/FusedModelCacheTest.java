@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.FusedTfException;
+import dev.fusedtf.errors.FusedTfException;
 import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.serving.Input;
 import dev.fusedtf.serving.Prediction;

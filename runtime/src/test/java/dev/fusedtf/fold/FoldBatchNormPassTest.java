@@ -4,12 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.ModelGraph;
-import dev.fusedtf.graph.Nodes;
-import dev.fusedtf.weights.DenseTensor;
-import dev.fusedtf.weights.TensorProtos;
-import dev.fusedtf.weights.VariableStore;
+import dev.fusedtf.internal.graph.Body;
+import dev.fusedtf.internal.graph.ModelGraph;
+import dev.fusedtf.internal.graph.Nodes;
+import dev.fusedtf.internal.weights.DenseTensor;
+import dev.fusedtf.internal.weights.TensorCodec;
+import dev.fusedtf.internal.weights.VariableStore;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
@@ -28,7 +28,7 @@ class FoldBatchNormPassTest {
   private final Random rnd = new Random(9);
 
   private DenseTensor random(long... shape) {
-    double[] v = new double[(int) TensorProtos.numElements(shape)];
+    double[] v = new double[(int) TensorCodec.numElements(shape)];
     for (int i = 0; i < v.length; i++) {
       v[i] = (float) rnd.nextGaussian();
     }
@@ -44,7 +44,7 @@ class FoldBatchNormPassTest {
   }
 
   private static NodeDef constNode(String name, DenseTensor t) {
-    return Nodes.constant(name, TensorProtos.encode(t), "");
+    return Nodes.constant(name, TensorCodec.encode(t), "");
   }
 
   @ParameterizedTest
@@ -82,8 +82,8 @@ class FoldBatchNormPassTest {
     NodeDef bn = top.node("bn").orElseThrow();
     assertEquals("BiasAdd", bn.getOp());
     NodeDef mm = top.node("mm").orElseThrow();
-    DenseTensor w2 = TensorProtos.decode(top.node(mm.getInput(1)).orElseThrow().getAttrMap().get("value").getTensor());
-    DenseTensor b2 = TensorProtos.decode(top.node(bn.getInput(1)).orElseThrow().getAttrMap().get("value").getTensor());
+    DenseTensor w2 = TensorCodec.decode(top.node(mm.getInput(1)).orElseThrow().getAttrMap().get("value").getTensor());
+    DenseTensor b2 = TensorCodec.decode(top.node(bn.getInput(1)).orElseThrow().getAttrMap().get("value").getTensor());
     assertTrue(top.node("bias").isEmpty(), "old BiasAdd removed");
     assertTrue(top.node("gamma").isEmpty() && top.node("w").isEmpty(), "orphaned constants removed");
 

@@ -1,14 +1,14 @@
 package dev.fusedtf.testing;
 
-import dev.fusedtf.fold.Pass;
-import dev.fusedtf.fold.PassResult;
-import dev.fusedtf.graph.Body;
-import dev.fusedtf.graph.GraphEditor;
-import dev.fusedtf.graph.ModelGraph;
-import dev.fusedtf.graph.Nodes;
-import dev.fusedtf.weights.DenseTensor;
-import dev.fusedtf.weights.TensorProtos;
-import dev.fusedtf.weights.WeightResolver;
+import dev.fusedtf.internal.rules.Pass;
+import dev.fusedtf.internal.rules.PassResult;
+import dev.fusedtf.internal.graph.Body;
+import dev.fusedtf.internal.graph.GraphEditor;
+import dev.fusedtf.internal.graph.ModelGraph;
+import dev.fusedtf.internal.graph.Nodes;
+import dev.fusedtf.internal.weights.DenseTensor;
+import dev.fusedtf.internal.weights.TensorCodec;
+import dev.fusedtf.internal.weights.WeightResolver;
 import java.util.List;
 import org.tensorflow.proto.NodeDef;
 
@@ -40,13 +40,13 @@ public final class BreakFoldedBias implements Pass {
       for (NodeDef n : body.nodes()) {
         if (n.getOp().equals("Const") && n.getName().endsWith("/folded_bias")
             && n.getAttrMap().get("value").getTensor().getVersionNumber() != MARK) {
-          DenseTensor t = TensorProtos.decode(n.getAttrMap().get("value").getTensor());
+          DenseTensor t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
           double[] v = t.values().clone();
           for (int i = 0; i < v.length; i++) {
             v[i] = v[i] * 1.5 + 0.25;
           }
           ge.edit(body).replace(Nodes.constant(n.getName(),
-              TensorProtos.encode(t.withValues(v)).toBuilder().setVersionNumber(MARK).build(), ""));
+              TensorCodec.encode(t.withValues(v)).toBuilder().setVersionNumber(MARK).build(), ""));
         }
       }
     }

@@ -5,8 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.check.ProbeInputs;
-import dev.fusedtf.weights.DenseTensor;
-import dev.fusedtf.weights.TensorProtos;
+import dev.fusedtf.internal.weights.DenseTensor;
+import dev.fusedtf.internal.weights.TensorCodec;
 import java.nio.file.Path;
 import java.util.Map;
 import org.tensorflow.Result;
@@ -33,8 +33,8 @@ public final class ModelAssertions {
         Map<String, Tensor> in = ProbeInputs.generate(sig, batch, 1234 + batch);
         try (Result a = original.session().run(sig, in); Result b = fused.call(sig.key(), in)) {
           for (String out : sig.getOutputs().keySet()) {
-            DenseTensor x = TensorProtos.fromTensor(a.get(out).orElseThrow());
-            DenseTensor y = TensorProtos.fromTensor(b.get(out).orElseThrow());
+            DenseTensor x = TensorCodec.fromTensor(a.get(out).orElseThrow());
+            DenseTensor y = TensorCodec.fromTensor(b.get(out).orElseThrow());
             assertEquals(java.util.Arrays.toString(x.shape()), java.util.Arrays.toString(y.shape()));
             double abs = 0;
             double scale = 0;

@@ -1,6 +1,6 @@
 package dev.fusedtf.testing;
 
-import dev.fusedtf.synth.NetBuilder;
+import dev.fusedtf.testsupport.NetBuilder;
 import java.nio.file.Path;
 import java.util.Random;
 

@@ -1,0 +1,245 @@
+package dev.fusedtf;
+
+import dev.fusedtf.errors.FusedTfException;
+import dev.fusedtf.internal.check.DefaultProbes;
+import dev.fusedtf.internal.fuse.FuseStep;
+import dev.fusedtf.internal.fuse.FusedDiskCache;
+import dev.fusedtf.internal.measure.AbTimer;
+import dev.fusedtf.internal.serve.Warmup;
+import dev.fusedtf.internal.serve.WarmupRecords;
+import dev.fusedtf.internal.source.LoadedGraph;
+import dev.fusedtf.internal.source.OriginalModel;
+import dev.fusedtf.internal.source.SessionBuilder;
+import dev.fusedtf.metrics.FusedTfMetrics;
+import dev.fusedtf.report.FoldReport;
+import dev.fusedtf.report.Served;
+import dev.fusedtf.report.Speedup;
+import dev.fusedtf.report.WarmupResult;
+import dev.fusedtf.spi.ProbeSupplier;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.tensorflow.Signature;
+import org.tensorflow.Tensor;
+import org.tensorflow.proto.MetaGraphDef;
+import org.tensorflow.proto.SavedModel;
+
+/**
+ * The load sequence behind {@link FusedModel#load}: the disk cache, then the original, the fuse step (fold, rebuild,
+ * check, verdict), the optional speed measurement, the cache store, warm-up, and the served model. Whatever is not
+ * served is closed.
+ */
+final class ModelLoading {
+  private static final Logger LOG = LoggerFactory.getLogger(ModelLoading.class);
+  /** A rewritten model whose median is not below this fraction of the original's is "not faster". */
+  static final double NOT_FASTER = 0.98;
+
+  private final ModelSource source;
+  private final FusedModelOptions options;
+  private final Map<String, Long> timings = new LinkedHashMap<>();
+  private final FusedTfMetrics metrics;
+
+  ModelLoading(ModelSource source, FusedModelOptions options) {
+    this.source = source;
+    this.options = options;
+    this.metrics = FusedTfMetrics.of(options.meterRegistry(), modelTag());
+  }
+
+  /** The {@code model} tag: the option, or the model path's last element. */
+  private String modelTag() {
+    if (options.modelName() != null) {
+      return options.modelName();
+    }
+    Path name = source.path().toAbsolutePath().normalize().getFileName();
+    return name != null ? name.toString() : source.path().toString();
+  }
+
+  FoldReport inspect() {
+    long t = System.nanoTime();
+    try (OriginalModel original = source.open(options)) {
+      timings.put("load", ms(t));
+      return FuseStep.inspect(original, options.settings(), timings);
+    }
+  }
+
+  FusedModel load() {
+    try {
+      return doLoad();
+    } finally {
+      metrics.recordLoadPhases(timings);
+    }
+  }
+
+  private FusedModel doLoad() {
+    FusedDiskCache cache = null;
+    String key = null;
+    if (options.fusedCacheDir() != null && source.isSavedModel()) {
+      try {
+        cache = new FusedDiskCache(options.fusedCacheDir(), options.fusedCacheMaxBytes());
+        key = FusedDiskCache.key(source.path(), options.artifactKey());
+        Optional<FusedDiskCache.Entry> hit = cache.find(key, source.path(), options.artifactKey());
+        if (hit.isPresent()) {
+          return loadCached(hit.get());
+        }
+      } catch (IOException | RuntimeException e) {
+        LOG.warn("{}: fused-model cache not used: {}", source.path(), e.toString());
+        cache = null;
+      }
+    }
+    long t = System.nanoTime();
+    OriginalModel original = source.open(options);
+    timings.put("load", ms(t));
+    LoadedGraph served = null;
+    try {
+      FuseStep.Outcome o = FuseStep.run(original, options.settings(), timings);
+      FoldReport report = o.report();
+      Speedup speedup = null;
+      if (o.fused() != null) {
+        served = o.fused();
+        if (options.measureSpeedup() || options.serveFaster()) {
+          speedup = measureSpeedup(original.loaded(), served);
+          if (options.serveFaster() && speedup != null && speedup.ratio() >= NOT_FASTER) {
+            LOG.warn("{}: the rewritten model is not faster (median ratio {}); serving the original",
+                source.path(), speedup.ratio());
+            served.close();
+            served = null;
+            report = new FoldReport(report.model(), report.source(), Served.ORIGINAL, report.folds(),
+                report.rewrites(), report.skipped(), report.pins(), report.hints(), report.nodesBefore(),
+                report.nodesAfter(), report.rounds(), report.check(), String.format(
+                "the rewritten model is not faster here (median ratio %.3f, A/B interleaved at batch 1): "
+                + "serveFaster serves the original", speedup.ratio()), timings, null, null);
+          }
+        }
+      }
+      Path variablesPrefix = null;
+      if (served != null) {
+        if (SessionBuilder.hasVariables(served.meta().getGraphDef())) {
+          variablesPrefix = original.variablesPrefix();
+        }
+        if (cache != null && report.served() == Served.FUSED) {
+          cache.store(key, source.path(), options.artifactKey(), served.meta(), variablesPrefix != null, report);
+        }
+        original.close();
+      } else {
+        served = original.takeForServing();
+        variablesPrefix = original.variablesPrefix();
+      }
+      WarmupResult warmup = warmup(served);
+      report = report.withServing(timings, warmup, speedup);
+      return warmRequestPath(new FusedModel(source.path().toString(), served, report, metrics, options,
+          original.directory(), variablesPrefix));
+    } catch (RuntimeException e) {
+      original.close();
+      if (served != null) {
+        served.close();
+      }
+      throw e;
+    }
+  }
+
+  /** Serves a fused model from the disk cache: no fold, no check; the stored report, with this load's times. */
+  private FusedModel loadCached(FusedDiskCache.Entry entry) throws IOException {
+    long t = System.nanoTime();
+    MetaGraphDef meta = SavedModel.parseFrom(Files.readAllBytes(entry.dir().resolve("saved_model.pb")))
+        .getMetaGraphs(0);
+    Path prefix = entry.linkedVariables() ? entry.dir().resolve("variables").resolve("variables").toAbsolutePath()
+        : null;
+    LoadedGraph g = SessionBuilder.build(meta, options.config(), prefix, source.path().resolve("assets"));
+    timings.put("diskCacheLoad", ms(t));
+    try {
+      FoldReport stored = entry.report();
+      LOG.info("{}: fused model loaded from the cache {} ({} folds, checked when stored)", source.path(),
+          entry.dir(), stored.folds().size());
+      WarmupResult warmup = warmup(g);
+      FoldReport report = stored.withModel(source.path().toString()).withServing(timings, warmup, stored.speedup());
+      return warmRequestPath(new FusedModel(source.path().toString(), g, report, metrics, options, source.path(),
+          prefix != null ? source.path().resolve("variables").resolve("variables") : null));
+    } catch (RuntimeException e) {
+      g.close();
+      throw e;
+    }
+  }
+
+  private ProbeSupplier probes(LoadedGraph g) {
+    return options.probes() != null ? options.probes() : DefaultProbes.of(options.seed(), g.meta().getGraphDef());
+  }
+
+  /** One unrecorded call per signature through the model's request path, when warm-up is on. */
+  private FusedModel warmRequestPath(FusedModel model) {
+    if (options.warmupRuns() == 0) {
+      return model;
+    }
+    ProbeSupplier probes = probes(model.servedGraph());
+    for (Signature sig : model.signatureMap().values()) {
+      Map<String, Tensor> in;
+      try {
+        in = probes.probe(sig, 1, 0);
+      } catch (RuntimeException e) {
+        continue;
+      }
+      try {
+        model.warmRequestPath(sig.key(), in);
+      } catch (RuntimeException e) {
+        LOG.debug("request-path warm-up of '{}' failed: {}", sig.key(), e.toString());
+      } finally {
+        in.values().forEach(Tensor::close);
+      }
+    }
+    return model;
+  }
+
+  /** Runs the warm-up on {@code g}, or returns null when there is none to run. */
+  private WarmupResult warmup(LoadedGraph g) {
+    Path dir = source.isSavedModel() ? source.path() : null;
+    if (options.warmupRuns() == 0 && (dir == null || !Files.exists(dir.resolve(WarmupRecords.PATH)))) {
+      return null;
+    }
+    long tw = System.nanoTime();
+    WarmupResult w = Warmup.run(g.session(), g.servingSignatures(), options.warmupRuns(), probes(g), dir);
+    timings.put("warmup", ms(tw));
+    return w;
+  }
+
+  /** Times the original against the fused model on batch-1 probes of the default signature, A/B interleaved. */
+  private Speedup measureSpeedup(LoadedGraph original, LoadedGraph fused) {
+    List<Signature> sigs = fused.servingSignatures();
+    if (sigs.isEmpty()) {
+      return null;
+    }
+    Signature sig = sigs.stream().filter(x -> x.key().equals(Signature.DEFAULT_KEY)).findFirst().orElse(sigs.get(0));
+    if (!options.pins().isEmpty()) {
+      return null; // the original needs the pinned values fed: not timed like for like
+    }
+    Map<String, Tensor> in;
+    try {
+      in = probes(fused).probe(sig, 1, 0);
+    } catch (RuntimeException e) {
+      return null;
+    }
+    long t = System.nanoTime();
+    try {
+      AbTimer.Comparison c = AbTimer.compare(
+          () -> original.session().run(sig, in).close(), () -> fused.session().run(sig, in).close(),
+          5, 40, Duration.ofSeconds(2));
+      return new Speedup(sig.key(), 1, c.a(), c.b(), c.ratio());
+    } catch (RuntimeException e) {
+      LOG.debug("speed-up not measured: {}", e.toString());
+      return null;
+    } finally {
+      in.values().forEach(Tensor::close);
+      timings.put("speedup", ms(t));
+    }
+  }
+
+  private static long ms(long startNanos) {
+    return (System.nanoTime() - startNanos) / 1_000_000;
+  }
+
+}
