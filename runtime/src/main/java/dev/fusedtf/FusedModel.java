@@ -419,29 +419,46 @@ public final class FusedModel implements AutoCloseable {
    * @throws InvalidInputException for an unknown signature or an input of the wrong name, dtype or shape
    */
   public Prediction predictInputs(String key, Map<String, Input> inputs) {
-    if (inputs == null) {
-      throw new InvalidInputException(key, null, "inputs must not be null");
-    }
-    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    long start = System.nanoTime();
+    Map<String, Tensor> tensors;
     try {
-      for (Map.Entry<String, Input> e : inputs.entrySet()) {
-        if (e.getKey() == null) {
-          throw new InvalidInputException(key, null, "an input name is null");
-        }
-        if (e.getValue() == null) {
-          throw new InvalidInputException(key, e.getKey(), "input '" + e.getKey() + "' is null");
-        }
-      }
-      Signature sig = signature(key);
-      Map<String, InputValidator.Given> given = new LinkedHashMap<>();
-      inputs.forEach((k, v) -> given.put(k, new InputValidator.Given(v.dataType(), v.shape())));
-      InputValidator.validateShapes(sig, given, limits); // before any tensor is allocated
-      for (Map.Entry<String, Input> e : inputs.entrySet()) {
-        tensors.put(e.getKey(), e.getValue().toTensor());
-      }
+      tensors = tensorsOf(key, inputs);
+    } catch (InvalidInputException e) {
+      String sigTag = key != null && byKey.containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
+      metrics.recordPredict(sigTag, FusedTfMetrics.Outcome.INVALID_INPUT, System.nanoTime() - start);
+      throw e;
+    }
+    try {
       return predict(key, tensors);
     } finally {
       tensors.values().forEach(Tensor::close); // outputs hold their own references to shared buffers
+    }
+  }
+
+  /** Validates {@code inputs} against signature {@code key} (limits included), then builds their tensors. */
+  private Map<String, Tensor> tensorsOf(String key, Map<String, Input> inputs) {
+    if (inputs == null) {
+      throw new InvalidInputException(key, null, "inputs must not be null");
+    }
+    Signature sig = signature(key);
+    Map<String, InputValidator.Given> given = new LinkedHashMap<>();
+    for (Map.Entry<String, Input> e : inputs.entrySet()) {
+      if (e.getKey() == null) {
+        throw new InvalidInputException(key, null, "signature '" + key + "': an input name is null");
+      }
+      Input v = e.getValue();
+      given.put(e.getKey(), v == null ? null : new InputValidator.Given(v.dataType(), v.shape()));
+    }
+    InputValidator.validateShapes(sig, given, limits); // before any tensor is allocated
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    try {
+      for (Map.Entry<String, Input> e : inputs.entrySet()) {
+        tensors.put(e.getKey(), e.getValue().toTensor());
+      }
+      return tensors;
+    } catch (RuntimeException e) {
+      tensors.values().forEach(Tensor::close);
+      throw e;
     }
   }
 

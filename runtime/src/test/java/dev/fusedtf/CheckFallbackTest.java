@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.internal.rules.FoldBatchNormPass;
+import dev.fusedtf.report.FoldReport;
+import dev.fusedtf.errors.FusedTfException;
+import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.testing.BreakFoldedBias;
 import dev.fusedtf.testing.ModelAssertions;
@@ -29,11 +31,11 @@ class CheckFallbackTest {
 
   @Test
   void brokenFoldIsNotServed() {
-    try (FusedModel m = FusedModel.load(dir, FusedModelOptions.builder().addPass(new BreakFoldedBias(null)).build())) {
+    try (FusedModel m = FusedModel.load(dir, TestOptions.withRule(FusedModelOptions.builder(), new BreakFoldedBias(null)).build())) {
       assertEquals(1, m.report().folds().size());
       assertFalse(m.check().passed(), m.report().toText());
       assertFalse(m.isFused());
-      assertEquals("original", m.report().served());
+      assertEquals(dev.fusedtf.report.Served.ORIGINAL, m.report().served());
       assertTrue(m.report().fallbackReason().startsWith("check failed"), m.report().fallbackReason());
       // what is served is the original: same outputs as plain SavedModelBundle
       ModelAssertions.assertSameOutputs(dir, m, 0, 0, 1);
@@ -42,14 +44,14 @@ class CheckFallbackTest {
 
   @Test
   void strictModeThrows() {
-    FusedModelOptions strict = FusedModelOptions.builder().addPass(new BreakFoldedBias(null)).strict(true).build();
+    FusedModelOptions strict = TestOptions.withRule(FusedModelOptions.builder(), new BreakFoldedBias(null)).strict(true).build();
     FusedTfException e = assertThrows(FusedTfException.class, () -> FusedModel.load(dir, strict));
     assertTrue(e.getMessage().contains("check failed"), e.getMessage());
   }
 
   @Test
   void disabledPassFoldsNothing() {
-    FusedModelOptions off = FusedModelOptions.builder().disablePass(FoldBatchNormPass.NAME).build();
+    FusedModelOptions off = FusedModelOptions.builder().disableRule("fold-batchnorm").build();
     try (FusedModel m = FusedModel.load(dir, off)) {
       assertEquals(0, m.report().folds().size());
       assertFalse(m.isFused());
@@ -58,7 +60,7 @@ class CheckFallbackTest {
 
   @Test
   void inspectReportsWithoutCheck() {
-    FoldReport r = FusedModel.inspect(dir, FusedModelOptions.defaults());
+    FoldReport r = FusedModel.inspect(ModelSource.savedModel(dir), FusedModelOptions.defaults());
     assertEquals(1, r.folds().size());
     assertEquals(null, r.check());
     assertTrue(r.toJson().contains("\"nodesBefore\""));

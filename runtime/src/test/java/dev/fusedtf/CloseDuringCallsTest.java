@@ -3,8 +3,8 @@ package dev.fusedtf;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.serving.Input;
-import dev.fusedtf.serving.Prediction;
+import dev.fusedtf.Input;
+import dev.fusedtf.Prediction;
 import dev.fusedtf.testing.TestNets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +36,7 @@ class CloseDuringCallsTest {
     float[] x = TestNets.input(2, 3);
     float[] expected;
     try (FusedModel m = FusedModel.load(dir);
-         Prediction p = m.predictArrays(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
+         Prediction p = m.predictInputs(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
       expected = p.floats("y");
     }
     int threads = 8;
@@ -102,7 +102,7 @@ class CloseDuringCallsTest {
   private static float[] call(FusedModel model, int kind, float[] x) {
     switch (kind) {
       case 0 -> {
-        try (Prediction p = model.predictArrays(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
+        try (Prediction p = model.predictInputs(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
           return p.floats("y");
         }
       }

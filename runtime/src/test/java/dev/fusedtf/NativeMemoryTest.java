@@ -3,8 +3,8 @@ package dev.fusedtf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.fusedtf.serving.Input;
-import dev.fusedtf.serving.Prediction;
+import dev.fusedtf.Input;
+import dev.fusedtf.Prediction;
 import dev.fusedtf.testsupport.NetBuilder;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -40,14 +40,14 @@ class NativeMemoryTest {
     try (FusedModel m = FusedModel.load(b.write(tmp.resolve("m")))) {
       Map<String, Input> in = Map.of("x", Input.of(data, 4, 32, 32, 8));
       for (int i = 0; i < 1000; i++) {
-        try (Prediction p = m.predictArrays("serving_default", in)) {
+        try (Prediction p = m.predictInputs("serving_default", in)) {
           p.floats("y");
         }
       }
       System.gc();
       long before = rssKb();
       for (int i = 0; i < 10_000; i++) {
-        try (Prediction p = m.predictArrays("serving_default", in)) {
+        try (Prediction p = m.predictInputs("serving_default", in)) {
           p.floats("y");
         }
       }

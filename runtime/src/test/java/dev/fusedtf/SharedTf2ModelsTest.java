@@ -1,11 +1,12 @@
 package dev.fusedtf;
 
 import static dev.fusedtf.testing.ModelAssertions.assertSameOutputs;
+import static dev.fusedtf.testing.ModelAssertions.countOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.fusedtf.internal.rules.Fold;
-import dev.fusedtf.internal.rules.Skip;
+import dev.fusedtf.report.Fold;
+import dev.fusedtf.report.Skip;
 import dev.fusedtf.internal.graph.Body;
 import dev.fusedtf.internal.graph.ModelGraph;
 import dev.fusedtf.testing.SharedModels;
@@ -20,7 +21,7 @@ class SharedTf2ModelsTest {
 
   /** FusedBatchNorm* nodes left in the top level and the functions the signatures reach. */
   static int batchNormsOnServingPath(MetaGraphDef meta) {
-    ModelGraph g = new ModelGraph(meta.getGraphDef(), FusedModelLoader.fetchNodes(meta));
+    ModelGraph g = new ModelGraph(meta.getGraphDef(), dev.fusedtf.internal.source.ServingRoots.signatureNodes(meta, true));
     int n = 0;
     for (Body b : g.servingBodies()) {
       for (NodeDef node : b.nodes()) {
@@ -41,6 +42,10 @@ class SharedTf2ModelsTest {
           .filter(f -> f.pattern().equals("DepthwiseConv2dNative+BiasAdd+FusedBatchNormV3")).count());
       assertEquals(0, batchNormsOnServingPath(m.metaGraphDef()));
       assertTrue(m.report().nodesAfter() < m.report().nodesBefore());
+      assertEquals(9, m.check().folds().stream().filter(f -> f.compared() && f.passed()).count(), m.report().toText());
+      assertTrue(m.report().rounds() <= 2, m.report().toText());
+      assertEquals(0, countOps(m.metaGraphDef().getGraphDef(), "VarHandleOp", "ReadVariableOp"),
+          "lean: no variable handles or reads left");
       assertSameOutputs(dir, m, 1e-6, 1e-4, 1, 8);
     }
   }
@@ -65,7 +70,7 @@ class SharedTf2ModelsTest {
       assertEquals(0, m.report().folds().size());
       assertEquals(3, m.report().skipped().size());
       for (Skip s : m.report().skipped()) {
-        assertTrue(s.reason().contains("Relu"), s.reason());
+        assertEquals(dev.fusedtf.report.SkipCode.ACTIVATION_BETWEEN, s.code(), s.reason());
       }
       assertSameOutputs(dir, m, 0, 0, 1, 8);
     }

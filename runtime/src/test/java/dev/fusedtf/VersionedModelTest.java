@@ -40,7 +40,7 @@ class VersionedModelTest {
   @Test
   void swapUnderLoadFailsNoRequestAndABrokenVersionIsNotSwappedIn() throws Exception {
     writeVersion(base, 1, false);
-    FusedModelOptions opts = FusedModelOptions.builder().addPass(new BreakFoldedBias("break_me")).build();
+    FusedModelOptions opts = TestOptions.withRule(FusedModelOptions.builder(), new BreakFoldedBias("break_me")).build();
     try (VersionedModel vm = VersionedModel.open(base, opts, null)) {
       assertEquals(1, vm.version());
       VersionedModel.Lease held = vm.acquire();

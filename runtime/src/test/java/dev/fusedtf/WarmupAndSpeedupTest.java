@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.internal.weights.TensorCodec;

@@ -1,6 +1,7 @@
 package dev.fusedtf.cli;
 
 import dev.fusedtf.FusedModel;
+import dev.fusedtf.FusedModelOptions;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,7 +25,8 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() {
     return CliErrors.run(spec, () -> {
-      model.print(spec, FusedModel.inspect(model.source(), model.options(spec).build()));
+      FusedModelOptions options = model.options(spec).build(); // usage errors first
+      model.print(spec, FusedModel.inspect(model.source(), options));
       return 0;
     });
   }

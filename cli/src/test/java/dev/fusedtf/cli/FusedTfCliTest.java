@@ -61,7 +61,10 @@ class FusedTfCliTest {
     assertEquals(2, run("verify", "x", "--batches", "0").exit(), "batch 0");
     Run r = run("inspect", "x", "--disable-pass", "no-such-pass");
     assertEquals(2, r.exit());
-    assertTrue(r.err().contains("unknown pass 'no-such-pass'"), r.err());
+    assertTrue(r.err().contains("unknown rule 'no-such-pass'"), r.err());
+    r = run("inspect", "x", "--set", "is_training");
+    assertEquals(2, r.exit());
+    assertTrue(r.err().contains("NAME=VALUE"), r.err());
     assertEquals(2, run("verify").exit(), "missing model dir");
     assertEquals(2, run().exit(), "missing subcommand");
   }

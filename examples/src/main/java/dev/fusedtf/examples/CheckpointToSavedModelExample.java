@@ -1,9 +1,9 @@
 package dev.fusedtf.examples;
 
-import dev.fusedtf.FusedGraph;
+import dev.fusedtf.FusedArtifact;
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.internal.source.GraphModel;
+import dev.fusedtf.ModelSource;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -26,13 +26,13 @@ public final class CheckpointToSavedModelExample {
    * @param out where to write the fused SavedModel (must not exist)
    */
   public static Converted convert(Path meta, Path prefix, String input, String output, Path out) {
-    GraphModel ckpt = GraphModel.fromCheckpoint(meta, prefix, List.of(input), List.of(output));
-    FusedGraph fused = FusedGraph.fuse(ckpt, FusedModelOptions.builder().strict(true).build());
+    ModelSource ckpt = ModelSource.checkpoint(meta, prefix, List.of(input), List.of(output));
+    FusedArtifact fused = FusedArtifact.fuse(ckpt, FusedModelOptions.builder().strict(true).build());
     fused.writeSavedModel(out, false);
     // serve it: the written model loads like any SavedModel (nothing left to fold, so nothing is rebuilt)
     try (FusedModel served = FusedModel.load(out, "serve")) {
       return new Converted(fused.report().folds().size(), fused.report().check().maxRelDiff(), out,
-          served.report().served());
+          served.report().served().label());
     }
   }
 

@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@value #PREDICT} (timer), tags {@code signature} and {@code outcome} ({@code success},
  *       {@code invalid_input}, {@code error}): every predict/call;</li>
- *   <li>{@value #LOAD} (timer), tag {@code phase} ({@code load}, {@code fold}, {@code rebuild}, {@code check}):
+ *   <li>{@value #LOAD} (timer), tag {@code phase} ({@code load}, {@code fold}, {@code originalFirstRun}, {@code rebuild}, {@code check},
+ *       {@code warmup}, {@code diskCacheLoad}, {@code speedup}):
  *       the load phases as measured by the loader (millisecond resolution);</li>
  *   <li>{@value #FOLDS} (gauge): BatchNorms folded by the served model's load;</li>
  *   <li>{@value #NODES} (gauge), tag {@code stage} ({@code before}, {@code after}): nodes on the serving path

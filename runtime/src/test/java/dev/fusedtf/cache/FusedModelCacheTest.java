@@ -12,8 +12,8 @@ import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
 import dev.fusedtf.errors.FusedTfException;
 import dev.fusedtf.metrics.FusedTfMetrics;
-import dev.fusedtf.serving.Input;
-import dev.fusedtf.serving.Prediction;
+import dev.fusedtf.Input;
+import dev.fusedtf.Prediction;
 import dev.fusedtf.testing.TestNets;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.file.Files;
@@ -51,7 +51,7 @@ class FusedModelCacheTest {
   }
 
   static void assertServes(FusedModel m) {
-    try (Prediction p = m.predictArrays(Map.of("x", Input.of(new float[72], 1, 6, 6, 2)))) {
+    try (Prediction p = m.predictInputs(Map.of("x", Input.of(new float[72], 1, 6, 6, 2)))) {
       assertEquals(144, p.floats("y").length);
     }
   }

@@ -7,6 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.FusedModel;
+import dev.fusedtf.Input;
+import dev.fusedtf.Prediction;
 import dev.fusedtf.testing.TestNets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,8 +52,8 @@ class PredictTest {
     try (TFloat32 t = TFloat32.tensorOf(Shape.of(2, 6, 6, 2), DataBuffers.of(x, true, false));
          Prediction a = model.predict(Map.of("x", t));
          Prediction b = model.predict("serving_default", Map.of("x", t));
-         Prediction c = model.predictArrays("serving_default", Map.of("x", Input.of(x, 2, 6, 6, 2)));
-         Prediction d = model.predictArrays(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
+         Prediction c = model.predictInputs("serving_default", Map.of("x", Input.of(x, 2, 6, 6, 2)));
+         Prediction d = model.predictInputs(Map.of("x", Input.of(x, 2, 6, 6, 2)))) {
       assertEquals(Set.of("y"), a.names());
       assertEquals("serving_default", a.signature());
       assertArrayEquals(new long[] {2, 6, 6, 4}, a.shape("y"));
@@ -70,7 +72,7 @@ class PredictTest {
 
   @Test
   void predictionClosesItsTensors() {
-    Prediction p = model.predictArrays(Map.of("x", Input.of(TestNets.input(1, 1), 1, 6, 6, 2)));
+    Prediction p = model.predictInputs(Map.of("x", Input.of(TestNets.input(1, 1), 1, 6, 6, 2)));
     Tensor y;
     try (p) {
       y = p.tensor("y");
@@ -94,7 +96,7 @@ class PredictTest {
     for (int i = 0; i < distinct; i++) {
       float[] x = TestNets.input(1 + i % 2, 100 + i);
       inputs.add(x);
-      try (Prediction p = model.predictArrays(Map.of("x", Input.of(x, 1 + i % 2, 6, 6, 2)))) {
+      try (Prediction p = model.predictInputs(Map.of("x", Input.of(x, 1 + i % 2, 6, 6, 2)))) {
         expected.add(p.floats("y"));
       }
     }
@@ -111,7 +113,7 @@ class PredictTest {
             int i = (thread + c) % distinct;
             long batch = 1 + i % 2;
             if (c % 2 == 0) {
-              try (Prediction p = model.predictArrays(Map.of("x", Input.of(inputs.get(i), batch, 6, 6, 2)))) {
+              try (Prediction p = model.predictInputs(Map.of("x", Input.of(inputs.get(i), batch, 6, 6, 2)))) {
                 assertArrayEquals(expected.get(i), p.floats("y"), "thread " + thread + " call " + c);
               }
             } else {
@@ -148,13 +150,13 @@ class PredictTest {
       assertTrue(e.getMessage().contains("DT_FLOAT"), e.getMessage());
     }
     assertThrows(IllegalArgumentException.class,
-        () -> model.predictArrays(Map.of("x", Input.of(new float[72], 6, 6, 2))));
+        () -> model.predictInputs(Map.of("x", Input.of(new float[72], 6, 6, 2))));
     assertThrows(IllegalArgumentException.class,
-        () -> model.predictArrays(Map.of("x", Input.of(new float[72], 1, 6, 6, 2), "z", Input.of(new int[1], 1))));
-    assertThrows(IllegalArgumentException.class, () -> model.predictArrays("nope", Map.of()));
-    assertThrows(IllegalArgumentException.class, () -> model.predictArrays(Map.of()));
+        () -> model.predictInputs(Map.of("x", Input.of(new float[72], 1, 6, 6, 2), "z", Input.of(new int[1], 1))));
+    assertThrows(IllegalArgumentException.class, () -> model.predictInputs("nope", Map.of()));
+    assertThrows(IllegalArgumentException.class, () -> model.predictInputs(Map.of()));
     // still serving
-    try (Prediction p = model.predictArrays(Map.of("x", Input.of(new float[72], 1, 6, 6, 2)))) {
+    try (Prediction p = model.predictInputs(Map.of("x", Input.of(new float[72], 1, 6, 6, 2)))) {
       assertEquals(144, p.floats("y").length);
     }
   }

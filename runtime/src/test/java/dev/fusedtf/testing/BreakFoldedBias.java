@@ -1,22 +1,23 @@
 package dev.fusedtf.testing;
 
-import dev.fusedtf.internal.rules.Pass;
-import dev.fusedtf.internal.rules.PassResult;
 import dev.fusedtf.internal.graph.Body;
-import dev.fusedtf.internal.graph.GraphEditor;
-import dev.fusedtf.internal.graph.ModelGraph;
 import dev.fusedtf.internal.graph.Nodes;
+import dev.fusedtf.internal.rules.Match;
+import dev.fusedtf.internal.rules.Plan;
+import dev.fusedtf.internal.rules.Rule;
+import dev.fusedtf.internal.rules.RuleContext;
 import dev.fusedtf.internal.weights.DenseTensor;
 import dev.fusedtf.internal.weights.TensorCodec;
-import dev.fusedtf.internal.weights.WeightResolver;
+import dev.fusedtf.report.Rewrite;
 import java.util.List;
+import java.util.Set;
 import org.tensorflow.proto.NodeDef;
 
 /**
- * A deliberately wrong pass for tests: after the real fold it changes every folded bias ({@code b * 1.5 + 0.25}),
- * in bodies holding a node named {@code marker} (every body when null), once (a marked tensor version).
+ * A deliberately wrong rule for tests: after the real folds it changes every folded bias ({@code b * 1.5 + 0.25}), in
+ * bodies holding a node named {@code marker} (every body when null), once (a marked tensor version).
  */
-public final class BreakFoldedBias implements Pass {
+public final class BreakFoldedBias implements Rule {
   private static final int MARK = 99;
   private final String marker;
 
@@ -31,25 +32,25 @@ public final class BreakFoldedBias implements Pass {
   }
 
   @Override
-  public PassResult run(ModelGraph graph, WeightResolver weights) {
-    GraphEditor ge = new GraphEditor(graph);
-    for (Body body : graph.servingBodies()) {
-      if (marker != null && body.node(marker).isEmpty()) {
-        continue;
-      }
-      for (NodeDef n : body.nodes()) {
-        if (n.getOp().equals("Const") && n.getName().endsWith("/folded_bias")
-            && n.getAttrMap().get("value").getTensor().getVersionNumber() != MARK) {
-          DenseTensor t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
-          double[] v = t.values().clone();
-          for (int i = 0; i < v.length; i++) {
-            v[i] = v[i] * 1.5 + 0.25;
-          }
-          ge.edit(body).replace(Nodes.constant(n.getName(),
-              TensorCodec.encode(t.withValues(v)).toBuilder().setVersionNumber(MARK).build(), ""));
-        }
-      }
+  public Set<String> targetOps() {
+    return Set.of("Const");
+  }
+
+  @Override
+  public Match match(RuleContext ctx, Body body, NodeDef n) {
+    if ((marker != null && body.node(marker).isEmpty()) || !n.getName().endsWith("/folded_bias")
+        || n.getAttrMap().get("value").getTensor().getVersionNumber() == MARK) {
+      return Match.none();
     }
-    return new PassResult(ge.changed() ? ge.build() : null, List.of(), List.of());
+    DenseTensor t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
+    double[] v = t.values().clone();
+    for (int i = 0; i < v.length; i++) {
+      v[i] = v[i] * 1.5 + 0.25;
+    }
+    NodeDef broken = Nodes.constant(n.getName(),
+        TensorCodec.encode(t.withValues(v)).toBuilder().setVersionNumber(MARK).build(), n.getDevice());
+    Rewrite r = new Rewrite(Rewrite.Kind.CONSTANT_INTO_LINEAR, List.of(n.getName()), body.functionName(), name(),
+        "deliberately broken folded bias");
+    return new Plan(Set.of(n.getName()), new Plan.RewriteChange(r), ed -> ed.replace(broken));
   }
 }

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.FusedModel;
-import dev.fusedtf.check.ProbeInputs;
+import dev.fusedtf.internal.check.ProbeInputs;
 import dev.fusedtf.internal.weights.DenseTensor;
 import dev.fusedtf.internal.weights.TensorCodec;
 import java.nio.file.Path;
@@ -52,6 +52,44 @@ public final class ModelAssertions {
       }
     }
     return worst;
+  }
+
+  /**
+   * The largest absolute difference between the default signature's outputs of {@code a} and of {@code b} (a
+   * {@code SavedModelBundle} loaded from what {@code a} wrote) on the same random input at {@code batch}.
+   */
+  public static double maxDiff(FusedModel a, SavedModelBundle b, int batch) {
+    Signature sig = a.defaultSignature();
+    Map<String, Tensor> in = ProbeInputs.generate(sig, batch, 77);
+    double worst = 0;
+    try (Result x = a.call(sig.key(), in); Result y = b.session().run(sig, in)) {
+      for (String out : sig.getOutputs().keySet()) {
+        DenseTensor p = TensorCodec.fromTensor(x.get(out).orElseThrow());
+        DenseTensor q = TensorCodec.fromTensor(y.get(out).orElseThrow());
+        assertEquals(java.util.Arrays.toString(p.shape()), java.util.Arrays.toString(q.shape()));
+        for (int i = 0; i < p.size(); i++) {
+          worst = Math.max(worst, Math.abs(p.get(i) - q.get(i)));
+        }
+      }
+    } finally {
+      in.values().forEach(Tensor::close);
+    }
+    return worst;
+  }
+
+  /** Whether plain TensorFlow can run the model's default signature on this machine (NCHW needs oneDNN). */
+  public static boolean originalRuns(Path dir) {
+    try (SavedModelBundle b = SavedModelBundle.load(dir.toString(), "serve")) {
+      Signature sig = b.signatures().stream().filter(s -> s.key().equals("serving_default")).findFirst().orElseThrow();
+      Map<String, Tensor> in = ProbeInputs.generate(sig, 1, 1);
+      try (Result r = b.session().run(sig, in)) {
+        return true;
+      } catch (RuntimeException e) {
+        return false;
+      } finally {
+        in.values().forEach(Tensor::close);
+      }
+    }
   }
 
   /** Number of nodes of these op types on the top level and in every function of {@code g}. */

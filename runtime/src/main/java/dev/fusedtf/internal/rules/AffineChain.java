@@ -104,7 +104,8 @@ record AffineChain(NodeDef end, List<NodeDef> nodes, TensorRef x, DenseTensor sc
       Optional<NodeDef> next = LinearTarget.firstOutputProducer(body, s.x());
       if (next.isEmpty() || !OPS.contains(next.get().getOp()) || ctx.isProtected(body, next.get().getName())
           || ctx.soleReader(body, next.get()) == null
-          || !ctx.soleReader(body, next.get()).getName().equals(cur.getName())) {
+          || !ctx.soleReader(body, next.get()).getName().equals(cur.getName())
+          || isBiasOfLinear(ctx, body, next.get())) {
         break;
       }
       cur = next.get();
@@ -127,6 +128,19 @@ record AffineChain(NodeDef end, List<NodeDef> nodes, TensorRef x, DenseTensor sc
           : Found.NONE;
     }
     return compose(steps, end, normalizes);
+  }
+
+  /** A bias add right after a linear op (or its Squeeze): it belongs to the linear target, not to this chain. */
+  private static boolean isBiasOfLinear(RuleContext ctx, Body body, NodeDef n) {
+    if (n.getOp().equals("Mul") || n.getOp().equals("RealDiv")) {
+      return false;
+    }
+    Step s = step(ctx, body, n);
+    if (s == null) {
+      return false;
+    }
+    Optional<NodeDef> p = LinearTarget.firstOutputProducer(body, s.x());
+    return p.isPresent() && (KernelLayout.Op.of(p.get().getOp()) != null || p.get().getOp().equals("Squeeze"));
   }
 
   /** Whether {@code n} is not the end: its only reader continues the chain with a weight-like operand. */

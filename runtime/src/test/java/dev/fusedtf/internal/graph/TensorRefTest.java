@@ -1,4 +1,4 @@
-package dev.fusedtf.graph;
+package dev.fusedtf.internal.graph;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -1,7 +1,8 @@
-package dev.fusedtf.measure;
+package dev.fusedtf.report;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.fusedtf.internal.measure.AbTimer;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
