@@ -9,6 +9,7 @@ import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.report.CheckResult;
 import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.report.Served;
+import dev.fusedtf.spi.ProbeSupplier;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -28,6 +29,8 @@ import org.tensorflow.exceptions.TensorFlowException;
 import org.tensorflow.proto.ConfigProto;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.RunOptions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@code FusedModel} is a model loaded with its BatchNorms folded into the neighbouring convolutions, checked
@@ -56,6 +59,7 @@ import org.tensorflow.proto.RunOptions;
 public final class FusedModel implements AutoCloseable {
   /** The tag used when none is given, as {@code SavedModelBundle.DEFAULT_TAG}. */
   public static final String DEFAULT_TAG = SavedModelBundle.DEFAULT_TAG;
+  private static final Logger LOG = LoggerFactory.getLogger(FusedModel.class);
 
   private final String name;
   private final LoadedGraph served;
@@ -143,7 +147,19 @@ public final class FusedModel implements AutoCloseable {
   public static FusedModel load(ModelSource source, FusedModelOptions options) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(options, "options");
-    return new ModelLoading(source, options).load();
+    ModelLoading.Loaded l = new ModelLoading(source, options).load();
+    FusedModel m;
+    try {
+      m = new FusedModel(source.path().toString(), l.served(), l.report(), l.metrics(), options, l.sourceDir(),
+          l.variablesPrefix());
+    } catch (RuntimeException e) {
+      l.served().close();
+      throw e;
+    }
+    if (l.warmRequestPath()) {
+      m.warmRequestPath(l.probes());
+    }
+    return m;
   }
 
   /**
@@ -329,9 +345,26 @@ public final class FusedModel implements AutoCloseable {
     return call(key, inputs, true);
   }
 
-  /** One unrecorded call through the whole request path, so that the first real request does not pay for it. */
-  void warmRequestPath(String key, Map<String, ? extends Tensor> inputs) {
-    call(key, inputs, false).close();
+  /**
+   * One unrecorded call per signature through the whole request path (checks, validation, lock, run), so that the
+   * first real request does not pay for loading and initialising that code.
+   */
+  private void warmRequestPath(ProbeSupplier probes) {
+    for (Signature sig : serving) {
+      Map<String, Tensor> in;
+      try {
+        in = probes.probe(sig, 1, 0);
+      } catch (RuntimeException e) {
+        continue;
+      }
+      try {
+        call(sig.key(), in, false).close();
+      } catch (RuntimeException e) {
+        LOG.debug("request-path warm-up of '{}' failed: {}", sig.key(), e.toString());
+      } finally {
+        in.values().forEach(Tensor::close);
+      }
+    }
   }
 
   private Result call(String key, Map<String, ? extends Tensor> inputs, boolean record) {
@@ -520,8 +553,4 @@ public final class FusedModel implements AutoCloseable {
     }
   }
 
-  /** The loaded graph behind this model (the loader's warm-up). */
-  LoadedGraph servedGraph() {
-    return served;
-  }
 }

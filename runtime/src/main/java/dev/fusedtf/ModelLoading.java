@@ -69,7 +69,14 @@ final class ModelLoading {
     }
   }
 
-  FusedModel load() {
+  /**
+   * What a load hands to the model it makes: the graph to serve (owned by the caller), the report, where metrics go,
+   * the probes for the request-path warm-up, and where the source's files are (for writing).
+   */
+  record Loaded(LoadedGraph served, FoldReport report, FusedTfMetrics metrics, ProbeSupplier probes, Path sourceDir,
+      Path variablesPrefix, boolean warmRequestPath) {}
+
+  Loaded load() {
     try {
       return doLoad();
     } finally {
@@ -77,7 +84,7 @@ final class ModelLoading {
     }
   }
 
-  private FusedModel doLoad() {
+  private Loaded doLoad() {
     FusedDiskCache cache = null;
     String key = null;
     if (options.fusedCacheDir() != null && source.isSavedModel()) {
@@ -133,8 +140,8 @@ final class ModelLoading {
       }
       WarmupResult warmup = warmup(served);
       report = report.withServing(timings, warmup, speedup);
-      return warmRequestPath(new FusedModel(source.path().toString(), served, report, metrics, options,
-          original.directory(), variablesPrefix));
+      return new Loaded(served, report, metrics, probes(served), original.directory(), variablesPrefix,
+          options.warmupRuns() > 0);
     } catch (RuntimeException e) {
       original.close();
       if (served != null) {
@@ -145,7 +152,7 @@ final class ModelLoading {
   }
 
   /** Serves a fused model from the disk cache: no fold, no check; the stored report, with this load's times. */
-  private FusedModel loadCached(FusedDiskCache.Entry entry) throws IOException {
+  private Loaded loadCached(FusedDiskCache.Entry entry) throws IOException {
     long t = System.nanoTime();
     MetaGraphDef meta = SavedModel.parseFrom(Files.readAllBytes(entry.dir().resolve("saved_model.pb")))
         .getMetaGraphs(0);
@@ -159,8 +166,8 @@ final class ModelLoading {
           entry.dir(), stored.folds().size());
       WarmupResult warmup = warmup(g);
       FoldReport report = stored.withModel(source.path().toString()).withServing(timings, warmup, stored.speedup());
-      return warmRequestPath(new FusedModel(source.path().toString(), g, report, metrics, options, source.path(),
-          prefix != null ? source.path().resolve("variables").resolve("variables") : null));
+      return new Loaded(g, report, metrics, probes(g), source.path(),
+          prefix != null ? source.path().resolve("variables").resolve("variables") : null, options.warmupRuns() > 0);
     } catch (RuntimeException e) {
       g.close();
       throw e;
@@ -169,30 +176,6 @@ final class ModelLoading {
 
   private ProbeSupplier probes(LoadedGraph g) {
     return options.probes() != null ? options.probes() : DefaultProbes.of(options.seed(), g.meta().getGraphDef());
-  }
-
-  /** One unrecorded call per signature through the model's request path, when warm-up is on. */
-  private FusedModel warmRequestPath(FusedModel model) {
-    if (options.warmupRuns() == 0) {
-      return model;
-    }
-    ProbeSupplier probes = probes(model.servedGraph());
-    for (Signature sig : model.signatureMap().values()) {
-      Map<String, Tensor> in;
-      try {
-        in = probes.probe(sig, 1, 0);
-      } catch (RuntimeException e) {
-        continue;
-      }
-      try {
-        model.warmRequestPath(sig.key(), in);
-      } catch (RuntimeException e) {
-        LOG.debug("request-path warm-up of '{}' failed: {}", sig.key(), e.toString());
-      } finally {
-        in.values().forEach(Tensor::close);
-      }
-    }
-    return model;
   }
 
   /** Runs the warm-up on {@code g}, or returns null when there is none to run. */

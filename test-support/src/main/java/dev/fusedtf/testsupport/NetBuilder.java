@@ -251,6 +251,23 @@ public final class NetBuilder {
     return op("AddV2", name, List.of(a, b), Map.of("T", Protos.type(DataType.DT_FLOAT)));
   }
 
+  /** A constant of these values (float32), as a node of the model body. */
+  public String constant(String name, Values value) {
+    String n = unique(name);
+    add(Protos.constant(n, Protos.tensor(value)));
+    return ref(n, "Const");
+  }
+
+  /** Softmax over the last axis. */
+  public String softmax(String x, String name) {
+    return op("Softmax", name, List.of(x), Map.of("T", Protos.type(DataType.DT_FLOAT)));
+  }
+
+  /** {@code a * b} (broadcasting). */
+  public String mul(String a, String b, String name) {
+    return op("Mul", name, List.of(a, b), Map.of("T", Protos.type(DataType.DT_FLOAT)));
+  }
+
   /** Mean over axes (keep_dims false), e.g. global average pooling over {1, 2}. */
   public String mean(String x, String name, int... axes) {
     long[] ax = java.util.Arrays.stream(axes).asLongStream().toArray();
