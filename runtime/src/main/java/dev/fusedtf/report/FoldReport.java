@@ -98,8 +98,11 @@ public record FoldReport(String model, String source, Served served, List<Fold> 
       sb.append('\n');
     }
     for (Rewrite r : rewrites) {
-      sb.append("  rewrite  ").append(r.kind()).append(' ').append(r.nodes().isEmpty() ? "" : r.nodes().get(0))
-          .append(r.nodes().size() > 1 ? " (+" + (r.nodes().size() - 1) + ")" : "").append(": ").append(r.detail());
+      sb.append("  rewrite  ").append(r.kind());
+      if (!r.nodes().isEmpty()) {
+        sb.append(' ').append(r.nodes().get(0)).append(r.nodes().size() > 1 ? " (+" + (r.nodes().size() - 1) + ")" : "");
+      }
+      sb.append(": ").append(r.detail());
       appendFunction(sb, r.function());
       sb.append('\n');
     }

@@ -56,6 +56,7 @@ public final class NetBuilder {
   private final LinkedHashMap<String, String> outputs = new LinkedHashMap<>();
   private final Map<String, Integer> nameCounts = new LinkedHashMap<>();
   private String inputName;
+  private final LinkedHashMap<String, DataType> extraInputs = new LinkedHashMap<>();
   private long[] inputShape;
 
   /** A builder of the given layout; {@code seed} fixes the weights. */
@@ -86,6 +87,22 @@ public final class NetBuilder {
       return name;
     }
     return name; // a function argument of the model function
+  }
+
+  /**
+   * A TF1 top-level placeholder besides the input (a training flag, a keep probability): a scalar of {@code dtype},
+   * a signature input only when {@code signatureInput}.
+   */
+  public String placeholder(String name, DataType dtype, boolean signatureInput) {
+    if (style != Style.TF1) {
+      throw new IllegalStateException("extra placeholders are for the TF1 layout");
+    }
+    top.add(NodeDef.newBuilder().setName(name).setOp("Placeholder").putAttr("dtype", Protos.type(dtype))
+        .putAttr("shape", AttrValue.newBuilder().setShape(Protos.shape()).build()).build());
+    if (signatureInput) {
+      extraInputs.put(name, dtype);
+    }
+    return name;
   }
 
   /** Declares a variable with this value; returns a reference to its value read in the model body. */
@@ -389,6 +406,8 @@ public final class NetBuilder {
       g.addAllNode(top);
       g.addAllNode(body);
       sig.putInputs(inputName, tensorInfo(inputName + ":0", inputShape));
+      extraInputs.forEach((n, t) -> sig.putInputs(n, TensorInfo.newBuilder().setName(n + ":0").setDtype(t)
+          .setTensorShape(Protos.shape()).build()));
       for (Map.Entry<String, String> o : outputs.entrySet()) {
         sig.putOutputs(o.getKey(), tensorInfo(o.getValue().contains(":") ? o.getValue() : o.getValue() + ":0", null));
       }
@@ -439,6 +458,49 @@ public final class NetBuilder {
       return dir;
     } catch (IOException e) {
       throw new UncheckedIOException("cannot write model to " + dir, e);
+    }
+  }
+
+  /**
+   * Writes the model as a TF1 checkpoint: {@code dir/model.ckpt.meta} (the meta graph, with its SaverDef) and the
+   * checkpoint {@code dir/model.ckpt}; returns the meta file. TF1 layout only.
+   */
+  public Path writeCheckpoint(Path dir) {
+    if (style != Style.TF1) {
+      throw new IllegalStateException("checkpoints are written in the TF1 layout");
+    }
+    try {
+      Files.createDirectories(dir);
+      Path meta = dir.resolve("model.ckpt.meta");
+      Files.write(meta, metaGraph().toBuilder().clearSignatureDef().build().toByteArray());
+      CheckpointWriter.write(dir.resolve("model.ckpt"), variables);
+      return meta;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write checkpoint to " + dir, e);
+    }
+  }
+
+  /** Writes the model as a frozen GraphDef (variables as constants, no saver) to {@code file}. TF1 layout only. */
+  public Path writeFrozenGraph(Path file) {
+    if (style != Style.TF1) {
+      throw new IllegalStateException("frozen graphs are written in the TF1 layout");
+    }
+    GraphDef.Builder g = metaGraph().getGraphDef().toBuilder().clearNode();
+    for (NodeDef n : metaGraph().getGraphDef().getNodeList()) {
+      if (n.getName().startsWith("save/")) {
+        continue;
+      }
+      Values v = variables.get(n.getName());
+      g.addNode(v != null && n.getOp().equals("VariableV2") ? Protos.constant(n.getName(), Protos.tensor(v)) : n);
+    }
+    try {
+      if (file.toAbsolutePath().getParent() != null) {
+        Files.createDirectories(file.toAbsolutePath().getParent());
+      }
+      Files.write(file, g.build().toByteArray());
+      return file;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot write " + file, e);
     }
   }
 
@@ -543,7 +605,8 @@ public final class NetBuilder {
     g.addNode(all);
   }
 
-  private String constInt32(String name, long[] values) {
+  /** An int32 vector constant. */
+  public String constInt32(String name, long[] values) {
     org.tensorflow.proto.TensorProto.Builder t = org.tensorflow.proto.TensorProto.newBuilder()
         .setDtype(DataType.DT_INT32).setTensorShape(Protos.shape(new long[] {values.length}));
     for (long v : values) {

@@ -249,6 +249,13 @@ public final class FuseStep {
         sig.getOutputs().values().forEach(d -> runner.fetch(d.name));
         runner.run().close();
       } catch (IllegalArgumentException e) {
+        String unfed = unfedPlaceholder(e.getMessage());
+        if (unfed != null) {
+          throw new ModelLoadException("signature '" + sig.key() + "' cannot run: it needs placeholder '" + unfed
+              + "' fed, and no signature input feeds it; pin it to a constant (FusedModelOptions.pin(\"" + unfed
+              + "\", value), or --set " + unfed + ":0=VALUE: false for a training flag, 1.0 for a keep probability)",
+              e);
+        }
         // TFInvalidArgumentException: the model rejects this probe (too small for a VALID conv, say); the check
         // reports the signature unverified, but the model itself may be fine
         LOG.debug("probe rejected by signature '{}': {}", sig.key(), e.getMessage());
@@ -259,6 +266,16 @@ public final class FuseStep {
       }
     }
     return null;
+  }
+
+  /** The placeholder named by TensorFlow's "You must feed a value for placeholder tensor 'x'" error, or null. */
+  static String unfedPlaceholder(String message) {
+    if (message == null) {
+      return null;
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern
+        .compile("must feed a value for placeholder tensor '([^']+)'").matcher(message);
+    return m.find() ? m.group(1) : null;
   }
 
   private static CheckResult check(OriginalModel original, FuseSettings s, MetaGraphDef meta, Prepared p,

@@ -42,6 +42,15 @@ final class Hints {
         continue; // no signature feeds it: its default already holds, and the rules resolve it
       }
       DataType t = Nodes.typeAttr(n, "dtype", DataType.DT_FLOAT);
+      if (n.getOp().equals("Placeholder") && !fed.contains(n.getName()) && scalar(n)) {
+        String value = t == DataType.DT_BOOL ? "false" : dropoutRole(top, n.getName()) != null
+            && dropoutRole(top, n.getName()).equals("rate") ? "0.0" : "1.0";
+        out.put(n.getName(), new Hint(n.getName(), t == DataType.DT_BOOL ? "training-flag" : "unfed-placeholder",
+            "--set " + n.getName() + ":0=" + value, "placeholder that no signature input feeds: the model cannot run "
+            + "without a value for it; pin it" + (countSwitches(top, n.getName(), 0) > 0 ? " (it switches "
+            + countSwitches(top, n.getName(), 0) + " tf.cond branch(es), BatchNorm statistics among them)" : "")));
+        continue;
+      }
       if (t == DataType.DT_BOOL) {
         int switches = countSwitches(top, n.getName(), 0);
         if (switches > 0) {

@@ -17,7 +17,8 @@ public final class BodyEditor {
   /** Side-effect-free arithmetic that a rewrite can leave without readers (a decomposed BN's statistics). */
   private static final Set<String> PURE_ARITHMETIC = Set.of("Rsqrt", "Sqrt", "Reciprocal", "Mul", "Add", "AddV2",
       "Sub", "RealDiv", "Neg", "Squeeze", "ExpandDims", "Reshape", "Select", "SelectV2", "StopGradient", "BiasAdd",
-      "Mean", "Square", "SquaredDifference", "Sum", "LogicalNot");
+      "Mean", "Square", "SquaredDifference", "Sum", "LogicalNot", "Floor", "Cast", "GreaterEqual", "Greater", "Shape",
+      "RandomUniform", "RandomStandardNormal", "TruncatedNormal");
 
   private final Body body;
   private final LinkedHashMap<String, NodeDef> nodes = new LinkedHashMap<>();
@@ -159,6 +160,35 @@ public final class BodyEditor {
     for (Map.Entry<String, String> e : ret.entrySet()) {
       TensorRef r = TensorRef.parse(e.getValue());
       if (r.node().equals(oldNode) && r.isFirstOutput(oldFirstArg)) {
+        e.setValue(newRef);
+        changed = true;
+      }
+    }
+  }
+
+  /**
+   * Points every data reference that {@code which} accepts at {@code newRef} instead, in node inputs and function
+   * return values (the live output of a resolved Switch, say).
+   */
+  public void redirect(java.util.function.Predicate<TensorRef> which, String newRef) {
+    for (Map.Entry<String, NodeDef> e : nodes.entrySet()) {
+      NodeDef n = e.getValue();
+      boolean hit = false;
+      List<String> ins = new ArrayList<>(n.getInputList());
+      for (int i = 0; i < ins.size(); i++) {
+        TensorRef r = TensorRef.parse(ins.get(i));
+        if (!r.isControl() && which.test(r)) {
+          ins.set(i, newRef);
+          hit = true;
+        }
+      }
+      if (hit) {
+        e.setValue(n.toBuilder().clearInput().addAllInput(ins).build());
+        changed = true;
+      }
+    }
+    for (Map.Entry<String, String> e : ret.entrySet()) {
+      if (which.test(TensorRef.parse(e.getValue()))) {
         e.setValue(newRef);
         changed = true;
       }

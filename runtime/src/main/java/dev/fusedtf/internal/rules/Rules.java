@@ -4,7 +4,8 @@ import java.util.List;
 
 /**
  * The rules, in the one order they run: layout first (so BatchNorms see channels-last convs), then control flow on
- * constant predicates (so BatchNorms see their moving statistics and the conv that feeds them), then the folds
+ * constant predicates (so BatchNorms see their moving statistics and the conv that feeds them), dropouts that keep
+ * everything and arithmetic that changes nothing, then the folds
  * into the linear op before, then into the one after, and last the precompute of what could fold nowhere.
  */
 public final class Rules {
@@ -14,7 +15,11 @@ public final class Rules {
   public static List<Rule> defaults() {
     return List.of(
         new RewriteNchwToNhwc(),
+        new ResolveConstantSwitch(),
+        new ResolveConstantIf(),
         new ResolveConstantSelect(),
+        new RemoveIdleDropout(),
+        new RemoveNeutralArithmetic(),
         new FoldBatchNormIntoLinear(),
         new FoldAffineIntoLinear(),
         new FoldBatchNormForward(),
