@@ -206,4 +206,32 @@ class Tf1TrainingSwitchTest {
     assertNotNull(pinned());
     assertFalse(pinned().pins().isEmpty());
   }
+
+  @Test
+  void aRandomOpLeftOnTheServingPathIsReportedAsNondeterminismNotAsAFailedFold() {
+    NetBuilder b = new NetBuilder(NetBuilder.Style.TF1, 5);
+    Tf1Layers tf1 = new Tf1Layers(b);
+    String x = b.input("x", -1, 6, 6, 3);
+    String h = b.relu(b.batchNorm(b.conv2d(x, "conv", 3, 3, 3, 4, 1, "SAME", true, false), "bn", 4), "relu");
+    String half = b.constant("keep", dev.fusedtf.testsupport.Values.floats(new double[] {0.5}));
+    b.output("y", tf1.dropout(h, "dropout", half)); // a dropout left in training behaviour
+    Path dir = b.write(tmp.resolve("noisy"));
+    try (FusedModel m = FusedModel.load(dir)) {
+      assertEquals(1, m.report().folds().size(), m.report().toText());
+      assertFalse(m.check().nondeterministic().isEmpty(), m.report().toText());
+      assertTrue(m.check().nondeterministic().get(0).contains("RandomUniform"), m.check().nondeterministic().toString());
+      assertTrue(m.check().folds().get(0).passed(), "the fold itself checks out: " + m.report().toText());
+      assertEquals(Served.ORIGINAL, m.served());
+      assertTrue(m.report().fallbackReason().contains("nondeterministic"), m.report().fallbackReason());
+    }
+  }
+
+  @Test
+  void guessedOutputsOfAGraphWithoutSignaturesAreNamedLikeliestFirst() {
+    Path pb = dev.fusedtf.testing.SharedModels.model("tf1-frozen-kws-dscnn-s").resolve("DS_CNN_S.pb");
+    FoldReport r = FusedModel.inspect(ModelSource.frozenGraph(pb, List.of(), List.of()), FusedModelOptions.defaults());
+    Hint out = r.hints().stream().filter(h -> h.kind().equals("output")).findFirst()
+        .orElseThrow(() -> new AssertionError(r.toText()));
+    assertTrue(out.suggestion().startsWith("--outputs labels_softmax:0"), out.toString());
+  }
 }

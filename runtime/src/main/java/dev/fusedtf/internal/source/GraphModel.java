@@ -113,7 +113,8 @@ public final class GraphModel {
     }
     GraphDef full = Pruner.stripOutputShapes(meta.getGraphDef());
     inputs = inputs == null || inputs.isEmpty() ? guessInputs(full, metaFile) : inputs;
-    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(full, inputs, metaFile) : outputs;
+    List<dev.fusedtf.report.Hint> hints = new ArrayList<>();
+    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(full, inputs, metaFile, hints) : outputs;
     try (Graph g = new Graph()) {
       importOrThrow(g, full, metaFile);
       List<Port> in = ports(g, inputs, "input");
@@ -130,7 +131,7 @@ public final class GraphModel {
         ModelGraph pruned = new ModelGraph(cut, out.stream().map(Port::node).toList());
         vars.prefetchServing(pruned);
         GraphDef frozen = Freezer.freeze(pruned, vars);
-        return new GraphModel(frozen, in, out, metaFile.toString(), "checkpoint", List.of());
+        return new GraphModel(frozen, in, out, metaFile.toString(), "checkpoint", hints);
       }
     }
   }
@@ -155,7 +156,8 @@ public final class GraphModel {
     }
     gd = Pruner.stripOutputShapes(gd);
     inputs = inputs == null || inputs.isEmpty() ? guessInputs(gd, file) : inputs;
-    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(gd, inputs, file) : outputs;
+    List<dev.fusedtf.report.Hint> hints = new ArrayList<>();
+    outputs = outputs == null || outputs.isEmpty() ? guessOutputs(gd, inputs, file, hints) : outputs;
     try (Graph g = new Graph()) {
       importOrThrow(g, gd, file);
       List<Port> in = ports(g, inputs, "input");
@@ -168,7 +170,7 @@ public final class GraphModel {
               + "'; pass its checkpoint (.meta) instead");
         }
       }
-      return new GraphModel(cut, in, out, file.toString(), "frozen-graph", List.of());
+      return new GraphModel(cut, in, out, file.toString(), "frozen-graph", hints);
     }
   }
 
@@ -229,7 +231,7 @@ public final class GraphModel {
   }
 
   /** The ends of the part of {@code gd} that the inputs feed: nodes nothing reads, other than saver and training ops. */
-  static List<String> guessOutputs(GraphDef gd, List<String> inputs, Path from) {
+  static List<String> guessOutputs(GraphDef gd, List<String> inputs, Path from, List<dev.fusedtf.report.Hint> hints) {
     java.util.Map<String, List<String>> readers = new java.util.HashMap<>();
     for (NodeDef n : gd.getNodeList()) {
       for (String in : n.getInputList()) {
@@ -259,11 +261,46 @@ public final class GraphModel {
         out.add(n + ":0");
       }
     }
-    if (out.isEmpty() || out.size() > 8) {
-      throw new ModelLoadException(from + ": " + (out.isEmpty() ? "no" : out.size())
-          + " candidate outputs found from the inputs " + inputs + ": name the outputs");
+    if (out.isEmpty()) {
+      throw new ModelLoadException(from + ": no candidate outputs found from the inputs " + inputs
+          + ": name the outputs (--outputs, tensor names such as 'logits:0')");
     }
+    List<String> ranked = new ArrayList<>(out);
+    ranked.sort(java.util.Comparator.comparingInt((String t) -> -outputScore(byName.get(TensorRef.parse(t).node())))
+        .thenComparing(t -> t));
+    List<String> likeliest = ranked.subList(0, Math.min(5, ranked.size()));
+    if (out.size() > 8) {
+      throw new ModelLoadException(from + ": " + out.size() + " candidate outputs found from the inputs " + inputs
+          + "; the likeliest: " + likeliest + "; name the outputs (--outputs " + String.join(",", likeliest.subList(0,
+          1)) + ")");
+    }
+    hints.add(new dev.fusedtf.report.Hint(String.join(",", out), "output", "--outputs " + String.join(",", likeliest),
+        "outputs guessed from the ends of the graph the inputs feed (" + out.size() + "); likeliest first: "
+        + likeliest));
     return out;
+  }
+
+  /** How likely a graph end is a model output: softmax/logits/predictions score high, training ops low. */
+  static int outputScore(NodeDef n) {
+    if (n == null) {
+      return 0;
+    }
+    int score = 0;
+    String op = n.getOp();
+    String name = n.getName().toLowerCase(java.util.Locale.ROOT);
+    if (java.util.Set.of("Softmax", "Sigmoid", "ArgMax", "LogSoftmax", "TopKV2").contains(op)) {
+      score += 3;
+    }
+    if (name.matches(".*(logits|softmax|prediction|output|probs|probabilit|scores|labels).*")) {
+      score += 2;
+    }
+    if (name.matches(".*(train|loss|gradient|update|moving|assign|summary|save|global_step|cond/).*")) {
+      score -= 3;
+    }
+    if (java.util.Set.of("BiasAdd", "Add", "AddV2", "MatMul", "Identity", "Relu").contains(op)) {
+      score += 1;
+    }
+    return score;
   }
 
   private static void importOrThrow(Graph g, GraphDef gd, Path from) {
