@@ -14,9 +14,11 @@ import dev.fusedtf.testing.ModelAssertions;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A fold that breaks the model must never be served: the check catches it, the original is served. */
+@Tag("cpu-sensitive")
 class CheckFallbackTest {
   @TempDir Path tmp;
   Path dir;

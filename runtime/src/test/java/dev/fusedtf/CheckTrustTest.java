@@ -17,6 +17,7 @@ import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.testsupport.NetBuilder.Style;
 import dev.fusedtf.testsupport.Values;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -25,6 +26,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * What makes the report trustworthy: a wrong fold hidden behind a saturated output still fails the check (each fold's
  * own tensor is compared), and a signature that cannot be checked is never served fused without an explicit option.
  */
+@Tag("cpu-sensitive")
 class CheckTrustTest {
   @TempDir Path tmp;
 

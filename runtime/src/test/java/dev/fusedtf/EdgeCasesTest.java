@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -27,6 +28,7 @@ import org.tensorflow.proto.DataType;
 import org.tensorflow.types.TFloat32;
 
 /** Cases found in review: each once made a fold wrong, a load fail, or a request hang. */
+@Tag("cpu-sensitive")
 class EdgeCasesTest {
   @TempDir Path tmp;
 

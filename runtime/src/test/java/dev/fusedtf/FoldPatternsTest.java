@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -22,6 +23,7 @@ import org.tensorflow.proto.AttrValue;
 import org.tensorflow.proto.DataType;
 
 /** Every BatchNorm shape of issue 4, in both layouts, each checked against the unfused model. */
+@Tag("cpu-sensitive")
 class FoldPatternsTest {
   @TempDir Path tmp;
 

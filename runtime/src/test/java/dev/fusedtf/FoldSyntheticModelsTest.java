@@ -15,6 +15,7 @@ import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.testsupport.NetBuilder.Style;
 import java.nio.file.Path;
 import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -24,6 +25,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * variables): every positive pattern folds, BatchNorm ops leave the fused graph, outputs equal the original's;
  * every negative stays unfolded with the expected reason.
  */
+@Tag("cpu-sensitive")
 class FoldSyntheticModelsTest {
   @TempDir Path tmp;
 

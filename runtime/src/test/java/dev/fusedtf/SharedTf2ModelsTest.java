@@ -12,11 +12,13 @@ import dev.fusedtf.internal.graph.ModelGraph;
 import dev.fusedtf.testing.SharedModels;
 import java.nio.file.Path;
 import java.util.List;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.proto.MetaGraphDef;
 import org.tensorflow.proto.NodeDef;
 
 /** The real Keras SavedModels of ../shared/models (TF 2.3, 2.10, 2.15). */
+@Tag("cpu-sensitive")
 class SharedTf2ModelsTest {
 
   /** FusedBatchNorm* nodes left in the top level and the functions the signatures reach. */

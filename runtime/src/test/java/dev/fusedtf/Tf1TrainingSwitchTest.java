@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -43,6 +44,7 @@ import org.tensorflow.types.TFloat32;
  * and a SavedModel. Pinned, every moving-average BatchNorm folds and the switches and the dropout go; unpinned, the
  * report says what to pin and nothing crashes.
  */
+@Tag("cpu-sensitive")
 class Tf1TrainingSwitchTest {
   @TempDir static Path tmp;
   static Path savedModel;

@@ -286,9 +286,15 @@ public final class FuseStep {
         original.variables()).meta().getGraphDef();
     LoadedGraph layoutReference = null;
     List<AutoCloseable> toClose = new ArrayList<>();
+    boolean layoutChanged = r.rewrites().stream().anyMatch(w -> w.kind() == Rewrite.Kind.LAYOUT);
+    MetaGraphDef layoutMeta = layoutChanged || originalError != null ? layoutOnlyMeta(original, meta, p) : null;
+    if (layoutMeta != null) {
+      // a fold's tensor in the rewritten graph is channels-last: compare it with the same layout of the original
+      referenceGraph = layoutMeta.getGraphDef();
+    }
     try {
       if (originalError != null) {
-        layoutReference = layoutOnly(original, s, meta, p, probes);
+        layoutReference = layoutOnly(original, s, layoutMeta, probes);
         if (layoutReference == null) {
           List<Unverified> all = fused.servingSignatures().stream().map(sig -> new Unverified(sig.key(),
               "the original cannot run on this machine and no layout-only rewrite of it does either")).toList();
@@ -318,16 +324,24 @@ public final class FuseStep {
   }
 
   /** The original with only its channels-first chains rewritten channels-last, if that runs here. */
-  private static LoadedGraph layoutOnly(OriginalModel original, FuseSettings s, MetaGraphDef meta, Prepared p,
-      ProbeSupplier probes) {
+  /** The original with only its channels-first chains rewritten channels-last (lean), or null when none is. */
+  private static MetaGraphDef layoutOnlyMeta(OriginalModel original, MetaGraphDef meta, Prepared p) {
     List<String> others = Rules.names().stream().filter(n -> !n.equals("nchw-to-nhwc")).toList();
     Pipeline.Result r = new Pipeline(Rules.defaults(), others).run(p.serving(), p.fetch(), p.fed(),
         original.variables(), true);
     if (!r.changed()) {
       return null;
     }
+    return ServedGraph.of(meta.toBuilder().setGraphDef(r.graph()).build(), original.variables()).meta();
+  }
+
+  /** A session over the layout-only rewrite, if it runs here. */
+  private static LoadedGraph layoutOnly(OriginalModel original, FuseSettings s, MetaGraphDef lm,
+      ProbeSupplier probes) {
+    if (lm == null) {
+      return null;
+    }
     try {
-      MetaGraphDef lm = ServedGraph.of(meta.toBuilder().setGraphDef(r.graph()).build(), original.variables()).meta();
       LoadedGraph g = SessionBuilder.build(lm, s.config(), original.variablesPrefix(), null);
       if (smoke(g.session(), g.servingSignatures(), probes, Map.of()) != null) {
         g.close();
@@ -339,6 +353,7 @@ public final class FuseStep {
       return null;
     }
   }
+
 
   /** Check-only copies of the reference and the rewritten graph that return each fold's tensor. */
   private static EquivalenceCheck.Taps taps(GraphDef referenceGraph, MetaGraphDef fusedMeta, MetaGraphDef meta,
