@@ -5,6 +5,7 @@ import dev.fusedtf.errors.InvalidInputException;
 import dev.fusedtf.errors.PredictionException;
 import dev.fusedtf.internal.serve.InputValidator;
 import dev.fusedtf.internal.source.LoadedGraph;
+import dev.fusedtf.internal.serve.ModelMeters;
 import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.report.CheckResult;
 import dev.fusedtf.report.FoldReport;
@@ -60,6 +61,7 @@ public final class FusedModel implements AutoCloseable {
   /** The tag used when none is given, as {@code SavedModelBundle.DEFAULT_TAG}. */
   public static final String DEFAULT_TAG = SavedModelBundle.DEFAULT_TAG;
   private static final Logger LOG = LoggerFactory.getLogger(FusedModel.class);
+  private static final String INIT_OP = "__saved_model_init_op";
 
   private final String name;
   private final LoadedGraph served;
@@ -67,13 +69,13 @@ public final class FusedModel implements AutoCloseable {
   private final Map<String, Signature> byKey;
   private final List<Signature> serving;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
-  private final FusedTfMetrics metrics;
+  private final ModelMeters metrics;
   private final InputValidator.Limits limits;
   private final Path sourceDir;
   private final Path variablesPrefix;
   private volatile boolean closed;
 
-  FusedModel(String name, LoadedGraph served, FoldReport report, FusedTfMetrics metrics, FusedModelOptions options,
+  FusedModel(String name, LoadedGraph served, FoldReport report, ModelMeters metrics, FusedModelOptions options,
       Path sourceDir, Path variablesPrefix) {
     this.name = name;
     this.served = served;
@@ -245,9 +247,12 @@ public final class FusedModel implements AutoCloseable {
     return served.session();
   }
 
-  /** Every signature, as {@code SavedModelBundle.signatures()} lists them ({@code __saved_model_init_op} included). */
+  /**
+   * The signatures, as {@code SavedModelBundle.signatures()} lists them: every one but the init op
+   * ({@code __saved_model_init_op}), which {@link #functions()} includes, as TensorFlow Java does.
+   */
   public List<Signature> signatures() {
-    return new ArrayList<>(served.signatures());
+    return served.signatures().stream().filter(s -> !s.key().equals(INIT_OP)).toList();
   }
 
   /**

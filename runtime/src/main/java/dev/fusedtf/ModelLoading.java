@@ -10,6 +10,7 @@ import dev.fusedtf.internal.serve.WarmupRecords;
 import dev.fusedtf.internal.source.LoadedGraph;
 import dev.fusedtf.internal.source.OriginalModel;
 import dev.fusedtf.internal.source.SessionBuilder;
+import dev.fusedtf.internal.serve.ModelMeters;
 import dev.fusedtf.metrics.FusedTfMetrics;
 import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.report.Served;
@@ -44,12 +45,12 @@ final class ModelLoading {
   private final ModelSource source;
   private final FusedModelOptions options;
   private final Map<String, Long> timings = new LinkedHashMap<>();
-  private final FusedTfMetrics metrics;
+  private final ModelMeters metrics;
 
   ModelLoading(ModelSource source, FusedModelOptions options) {
     this.source = source;
     this.options = options;
-    this.metrics = FusedTfMetrics.of(options.meterRegistry(), modelTag());
+    this.metrics = ModelMeters.of(options.meterRegistry(), modelTag());
   }
 
   /** The {@code model} tag: the option, or the model path's last element. */
@@ -73,7 +74,7 @@ final class ModelLoading {
    * What a load hands to the model it makes: the graph to serve (owned by the caller), the report, where metrics go,
    * the probes for the request-path warm-up, and where the source's files are (for writing).
    */
-  record Loaded(LoadedGraph served, FoldReport report, FusedTfMetrics metrics, ProbeSupplier probes, Path sourceDir,
+  record Loaded(LoadedGraph served, FoldReport report, ModelMeters metrics, ProbeSupplier probes, Path sourceDir,
       Path variablesPrefix, boolean warmRequestPath) {}
 
   Loaded load() {

@@ -39,7 +39,7 @@ public final class Prediction implements AutoCloseable {
    * @param signature the key of the signature that produced the result
    * @param result the outputs, by signature output name
    */
-  public Prediction(String signature, Result result) {
+  Prediction(String signature, Result result) {
     this.signature = Objects.requireNonNull(signature, "signature");
     this.result = Objects.requireNonNull(result, "result");
     this.names = Collections.unmodifiableSet(new LinkedHashSet<>(result.keySet()));

@@ -1,7 +1,6 @@
 package dev.fusedtf.bench;
 
 import com.google.gson.Gson;
-import dev.fusedtf.report.ReportJson;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,7 +35,31 @@ public record AbReport(String model, String signature, List<String> tags, Machin
     double budgetSecondsPerBatch, long seed, List<BatchResult> batches) {
 
   /** Non-finite doubles (NaN: not measured; Infinity: outputs not comparable) are written as JSON null. */
-  private static final Gson GSON = ReportJson.builder().create();
+  /** The report conventions: pretty, nulls written, NaN and infinities as null (JSON has no such numbers). */
+  private static final Gson GSON = new com.google.gson.GsonBuilder().setPrettyPrinting().serializeNulls()
+      .disableHtmlEscaping().registerTypeAdapter(Double.class, new FiniteOrNull())
+      .registerTypeAdapter(double.class, new FiniteOrNull()).create();
+
+  /** Writes NaN and infinite doubles as JSON null. */
+  private static final class FiniteOrNull extends com.google.gson.TypeAdapter<Double> {
+    @Override
+    public void write(com.google.gson.stream.JsonWriter out, Double v) throws java.io.IOException {
+      if (v == null || v.isNaN() || v.isInfinite()) {
+        out.nullValue();
+      } else {
+        out.value(v);
+      }
+    }
+
+    @Override
+    public Double read(com.google.gson.stream.JsonReader in) throws java.io.IOException {
+      if (in.peek() == com.google.gson.stream.JsonToken.NULL) {
+        in.nextNull();
+        return Double.NaN;
+      }
+      return in.nextDouble();
+    }
+  }
 
   /** Copies the collections. */
   public AbReport {

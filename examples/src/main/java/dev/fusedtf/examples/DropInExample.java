@@ -29,11 +29,11 @@ public final class DropInExample {
     }
   }
 
-  /** After: the one-line change ({@code FusedModel.load} instead of {@code SavedModelBundle.load}). */
+  /** After: the same code with the type name swapped ({@code FusedModel} for {@code SavedModelBundle}). */
   static float[] after(Path modelDir, float[] image, long... shape) {
-    try (FusedModel model = FusedModel.load(modelDir, "serve");
+    try (FusedModel model = FusedModel.load(modelDir.toString(), "serve");
          TFloat32 input = TFloat32.tensorOf(Shape.of(shape), DataBuffers.of(image, true, false));
-         Result out = model.call("serving_default", Map.of("image", input))) {
+         Result out = model.function("serving_default").call(Map.of("image", input))) {
       return read((TFloat32) out.get(0));
     }
   }

@@ -12,7 +12,7 @@ import java.io.IOException;
  * infinite numbers (a check that could not run, an unknown figure) written as {@code null}, because JSON has no
  * such numbers and strict parsers reject them.
  */
-public final class ReportJson {
+final class ReportJson {
   private static final TypeAdapter<Double> FINITE_OR_NULL = new TypeAdapter<>() {
     @Override
     public void write(JsonWriter out, Double v) throws IOException {
@@ -56,7 +56,7 @@ public final class ReportJson {
   private ReportJson() {}
 
   /** A Gson builder set up with these conventions. */
-  public static GsonBuilder builder() {
+  static GsonBuilder builder() {
     return new GsonBuilder()
         .setPrettyPrinting()
         .serializeNulls()
