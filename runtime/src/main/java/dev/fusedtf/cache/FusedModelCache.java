@@ -104,8 +104,10 @@ public final class FusedModelCache implements AutoCloseable {
    * @throws IllegalStateException if this cache is closed
    */
   public Lease get(Path dir, FusedModelOptions options) {
-    Objects.requireNonNull(dir, "dir");
-    Objects.requireNonNull(options, "options");
+    if (dir == null || options == null) {
+      throw new IllegalArgumentException("FusedModelCache.get needs a model directory and options, got " + dir + ", "
+          + options);
+    }
     for (int attempt = 1; ; attempt++) {
       ensureOpen();
       Key key = Key.of(dir, options);
@@ -258,13 +260,13 @@ public final class FusedModelCache implements AutoCloseable {
   record Key(Path dir, FusedModelOptions options, String fingerprint) {
     static Key of(Path dir, FusedModelOptions options) {
       if (!Files.isDirectory(dir)) {
-        throw new FusedTfException("model directory does not exist: " + dir);
+        throw new dev.fusedtf.errors.ModelLoadException("model directory does not exist: " + dir);
       }
       Path real = realPath(dir);
       try {
         return new Key(real, options, ModelFingerprint.of(real));
       } catch (IOException e) {
-        throw new FusedTfException("cannot read model files in " + dir + ": " + e.getMessage(), e);
+        throw new dev.fusedtf.errors.ModelLoadException("cannot read model files in " + dir + ": " + e.getMessage(), e);
       }
     }
 

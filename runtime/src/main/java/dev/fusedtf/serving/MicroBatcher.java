@@ -67,8 +67,14 @@ public final class MicroBatcher implements AutoCloseable {
    * @param maxDelay how long the first request of a batch waits for others
    */
   public MicroBatcher(FusedModel model, String signature, int maxBatch, Duration maxDelay) {
+    if (model == null) {
+      throw new IllegalArgumentException("MicroBatcher needs a model");
+    }
     if (maxBatch < 1) {
-      throw new IllegalArgumentException("maxBatch must be >= 1");
+      throw new IllegalArgumentException("maxBatch must be >= 1, got " + maxBatch);
+    }
+    if (maxDelay == null || maxDelay.isNegative()) {
+      throw new IllegalArgumentException("maxDelay must be zero or positive, got " + maxDelay);
     }
     this.model = model;
     this.signature = model.signature(signature);

@@ -3,15 +3,14 @@ package dev.fusedtf.serving;
 import dev.fusedtf.FusedModel;
 import dev.fusedtf.FusedModelOptions;
 import dev.fusedtf.internal.serve.RefCounted;
-import dev.fusedtf.errors.FusedTfException;
+import dev.fusedtf.errors.ModelLoadException;
+import java.util.List;
+import java.util.Map;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashSet;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -25,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * The {@code VersionedModel} serves the newest version of a model laid out as TF Serving does ({@code base/1},
  * {@code base/2}, ...) and hot-reloads: a newer version is loaded, folded and checked in the background, then
  * swapped in atomically. Requests in flight finish on the version they started with, which closes when its last
- * lease is released; requests never fail because of a swap. A version whose fused graph fails the check (in
- * strict mode: fails to load) is not swapped in.
+ * lease is released; requests never fail because of a swap. A version that fails to load or whose check does not
+ * pass is never served: at start-up the newest version that loads and passes is served (older ones are tried in turn),
+ * and a newer one that fails is not swapped in; {@link #rejected()} says which and why.
  *
  * <pre>{@code
  * try (VersionedModel m = VersionedModel.open(Path.of("/models/resnet"), options, Duration.ofSeconds(30));
@@ -72,15 +72,34 @@ public final class VersionedModel implements AutoCloseable {
   private final Path base;
   private final FusedModelOptions options;
   private final AtomicReference<Current> current = new AtomicReference<>();
-  private final Set<Long> rejected = new HashSet<>();
+  private final Map<Long, String> rejected = new java.util.concurrent.ConcurrentSkipListMap<>();
   private final ScheduledExecutorService poller;
   private volatile boolean closed;
 
   private VersionedModel(Path base, FusedModelOptions options, Duration poll) {
     this.base = base;
     this.options = options;
-    long v = newestVersion().orElseThrow(() -> new FusedTfException("no numbered version folder under " + base));
-    current.set(new Current(new RefCounted(FusedModel.load(base.resolve(Long.toString(v)), options)), v));
+    if (!Files.isDirectory(base)) {
+      throw new ModelLoadException("model base folder does not exist: " + base
+          + " (it should hold numbered version folders such as " + base.resolve("1") + ")");
+    }
+    List<Long> versions = versions();
+    if (versions.isEmpty()) {
+      throw new ModelLoadException("no numbered version folder holding a SavedModel under " + base);
+    }
+    for (int i = versions.size() - 1; i >= 0 && current.get() == null; i--) {
+      long v = versions.get(i);
+      FusedModel m = tryLoad(v);
+      if (m != null) {
+        current.set(new Current(new RefCounted(m), v));
+      }
+    }
+    if (current.get() == null) {
+      throw new ModelLoadException("no version under " + base + " loads and passes its check: " + rejected);
+    }
+    if (!rejected.isEmpty()) {
+      LOG.warn("{}: serving version {}; newer versions rejected: {}", base, version(), rejected);
+    }
     if (poll != null) {
       poller = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "fusedtf-reload-" + base.getFileName());
@@ -104,6 +123,12 @@ public final class VersionedModel implements AutoCloseable {
    * that interval in the background.
    */
   public static VersionedModel open(Path base, FusedModelOptions options, Duration poll) {
+    if (base == null || options == null) {
+      throw new IllegalArgumentException("VersionedModel.open needs a base folder and options");
+    }
+    if (poll != null && (poll.isNegative() || poll.isZero())) {
+      throw new IllegalArgumentException("poll interval must be positive, got " + poll);
+    }
     return new VersionedModel(base, options, poll);
   }
 
@@ -139,22 +164,12 @@ public final class VersionedModel implements AutoCloseable {
    */
   public synchronized boolean checkNow() {
     Optional<Long> newest = newestVersion();
-    if (closed || newest.isEmpty() || newest.get() <= version() || rejected.contains(newest.get())) {
+    if (closed || newest.isEmpty() || newest.get() <= version() || rejected.containsKey(newest.get())) {
       return false;
     }
     long v = newest.get();
-    FusedModel next;
-    try {
-      next = FusedModel.load(base.resolve(Long.toString(v)), options);
-    } catch (RuntimeException e) {
-      LOG.warn("version {} of {} not loaded: {}", v, base, e.getMessage());
-      rejected.add(v);
-      return false;
-    }
-    if (!next.check().passed()) {
-      LOG.warn("version {} of {} not swapped in: {}", v, base, next.report().fallbackReason());
-      next.close();
-      rejected.add(v);
+    FusedModel next = tryLoad(v);
+    if (next == null) {
       return false;
     }
     Current old = current.getAndSet(new Current(new RefCounted(next), v));
@@ -163,17 +178,51 @@ public final class VersionedModel implements AutoCloseable {
     return true;
   }
 
+  /**
+   * Loads version {@code v}; null (with the reason recorded in {@link #rejected()}) when it fails to load or its
+   * check does not pass, so a broken version is never served.
+   */
+  private FusedModel tryLoad(long v) {
+    FusedModel next;
+    try {
+      next = FusedModel.load(base.resolve(Long.toString(v)), options);
+    } catch (RuntimeException e) {
+      LOG.warn("version {} of {} not loaded: {}", v, base, e.getMessage());
+      rejected.put(v, "not loaded: " + e.getMessage());
+      return null;
+    }
+    if (!next.check().passed()) {
+      LOG.warn("version {} of {} not served: {}", v, base, next.report().fallbackReason());
+      rejected.put(v, "check did not pass: " + next.report().fallbackReason());
+      next.close();
+      return null;
+    }
+    return next;
+  }
+
+  /** Versions that were not served, with why (failed to load, or their check did not pass). */
+  public Map<Long, String> rejected() {
+    return java.util.Collections.unmodifiableMap(rejected);
+  }
+
   private Optional<Long> newestVersion() {
+    List<Long> v = versions();
+    return v.isEmpty() ? Optional.empty() : Optional.of(v.get(v.size() - 1));
+  }
+
+  /** The numbered folders holding a SavedModel, oldest first. */
+  private List<Long> versions() {
     try (Stream<Path> s = Files.list(base)) {
       return s.filter(Files::isDirectory)
           .map(p -> p.getFileName().toString())
-          .filter(n -> n.matches("\\d+"))
+          .filter(n -> n.matches("\\d{1,18}"))
           .map(Long::parseLong)
           .filter(v -> Files.exists(base.resolve(Long.toString(v)).resolve("saved_model.pb"))
               || Files.exists(base.resolve(Long.toString(v)).resolve("saved_model.pbtxt")))
-          .max(Long::compare);
+          .sorted()
+          .toList();
     } catch (IOException e) {
-      throw new UncheckedIOException("cannot list " + base, e);
+      throw new ModelLoadException("cannot list the versions under " + base + ": " + e.getMessage(), e);
     }
   }
 

@@ -129,10 +129,13 @@ public final class FuseStep {
       String originalError = smoke(original.loaded().session(), sigs, probes, pins.feeds());
       timings.put("originalFirstRun", ms(ts));
       boolean changed = r.changed() || !pins.pins().isEmpty();
+      boolean layout = r.rewrites().stream().anyMatch(w -> w.kind() == Rewrite.Kind.LAYOUT);
+      if (originalError != null && !layout) {
+        // not a channels-first op this CPU lacks a kernel for: the model itself is broken
+        throw new ModelLoadException(original.name() + ": the model cannot run: " + originalError
+            + advice(originalError));
+      }
       if (!changed) {
-        if (originalError != null) {
-          throw new ModelLoadException(original.name() + ": the model cannot run: " + originalError);
-        }
         LOG.info("{}: nothing to rewrite ({} BatchNorm skipped)", original.name(), r.skips().size());
         FoldReport report = new FoldReport(original.name(), original.format(), Served.ORIGINAL, List.of(), rewrites,
             r.skips(), pins.pins(), hints, r.nodesBefore(), r.nodesAfter(), r.rounds(),
@@ -266,6 +269,18 @@ public final class FuseStep {
       }
     }
     return null;
+  }
+
+  /** What to check, for the failures a user can fix. */
+  static String advice(String error) {
+    if (error.contains("Could not find variable") || error.contains("not initialized") || error.contains("uninitialized")) {
+      return " (its variables are missing or incomplete: is the variables/ folder, with variables.index and its data "
+          + "shards, next to saved_model.pb?)";
+    }
+    if (error.contains("Not found: Op type not registered") || error.contains("Op type not registered")) {
+      return " (the model uses an op this TensorFlow runtime does not have)";
+    }
+    return "";
   }
 
   /** The placeholder named by TensorFlow's "You must feed a value for placeholder tensor 'x'" error, or null. */
