@@ -48,12 +48,30 @@ import org.tensorflow.types.TInt64;
  *   <li>{@code GET /metrics} answers Prometheus text (request timers by model and outcome).</li>
  * </ul>
  *
- * <p>Bad requests (malformed JSON, unknown input, wrong shape or dtype) get 400 with a message; the server and
- * the model keep running because every request is validated in Java before it reaches TensorFlow.
+ * <p>Bad requests (malformed JSON, unknown input or signature, wrong shape or dtype) get 400 with
+ * {@code {"error": "..."}} naming what is wrong; a body over {@value #MAX_BODY_BYTES} bytes or instances holding more
+ * than {@value #MAX_ELEMENTS} values get 413, checked before anything is allocated. Non-finite values are written
+ * as the JSON strings {@code "NaN"}, {@code "Infinity"} and {@code "-Infinity"} (JSON has no such numbers; TF
+ * Serving writes bare tokens strict parsers reject), and read the same way. The server and the model keep running
+ * because every request is validated in Java before it reaches TensorFlow.
  */
 public final class ModelServer implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(ModelServer.class);
   private static final Gson GSON = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
+  /** The largest request body accepted (16 MiB). */
+  public static final int MAX_BODY_BYTES = 16 << 20;
+  /** The most values the instances of one request may hold. */
+  public static final long MAX_ELEMENTS = 4_000_000L;
+
+  /** A request the client must fix: its HTTP status and message. */
+  static final class ClientError extends RuntimeException {
+    final int status;
+
+    ClientError(int status, String message) {
+      super(message);
+      this.status = status;
+    }
+  }
 
   private final Map<String, FusedModel> models;
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -118,34 +136,67 @@ public final class ModelServer implements AutoCloseable {
     Timer.Sample sample = Timer.start(registry);
     String outcome = "success";
     try (InputStream body = ex.getRequestBody()) {
-      JsonObject request;
+      Map<String, Tensor> inputs = null;
       try {
-        request = JsonParser.parseString(new String(body.readAllBytes(), StandardCharsets.UTF_8)).getAsJsonObject();
-      } catch (JsonParseException | IllegalStateException e) {
-        outcome = "bad_request";
-        respondJson(ex, 400, error("malformed JSON: " + e.getMessage()));
-        return;
-      }
-      Signature sig = m.defaultSignature();
-      Map<String, Tensor> inputs;
-      try {
+        String length = ex.getRequestHeaders().getFirst("Content-Length");
+        if (length != null && length.matches("\\d{1,19}") && Long.parseLong(length) > MAX_BODY_BYTES) {
+          throw new ClientError(413, "request body of " + length + " bytes is over the limit of " + MAX_BODY_BYTES);
+        }
+        byte[] bytes = body.readNBytes(MAX_BODY_BYTES + 1);
+        if (bytes.length > MAX_BODY_BYTES) {
+          throw new ClientError(413, "request body is over the limit of " + MAX_BODY_BYTES + " bytes");
+        }
+        JsonObject request;
+        try {
+          request = JsonParser.parseString(new String(bytes, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+          throw new ClientError(400, "malformed JSON: " + e.getMessage());
+        }
+        Signature sig;
+        JsonElement key = request.get("signature_name");
+        if (key == null || key.isJsonNull()) {
+          sig = m.defaultSignature();
+        } else if (!key.isJsonPrimitive() || !m.signatureMap().containsKey(key.getAsString())) {
+          throw new ClientError(400, "model '" + name + "' has no signature " + key + "; it has "
+              + m.signatureMap().keySet());
+        } else {
+          sig = m.signatureMap().get(key.getAsString());
+        }
         inputs = toTensors(sig, request);
-      } catch (IllegalArgumentException e) {
+        try (Result r = m.call(sig.key(), inputs)) {
+          respondJson(ex, 200, toPredictions(sig, r));
+        }
+      } catch (ClientError e) {
         outcome = "bad_request";
-        respondJson(ex, 400, error(e.getMessage()));
-        return;
-      }
-      try (Result r = m.call(sig.key(), inputs)) {
-        respondJson(ex, 200, toPredictions(sig, r));
+        if (e.status == 413) {
+          drain(body); // so the client, still sending, reads the answer instead of a reset connection
+          ex.getResponseHeaders().set("Connection", "close");
+        }
+        respondJson(ex, e.status, error(e.getMessage()));
       } catch (IllegalArgumentException e) {
-        outcome = "bad_request";
+        outcome = "bad_request"; // FusedTF's InvalidInputException: names the signature and the input
         respondJson(ex, 400, error(e.getMessage()));
       } finally {
-        inputs.values().forEach(Tensor::close);
+        if (inputs != null) {
+          inputs.values().forEach(Tensor::close);
+        }
       }
     } finally {
       sample.stop(Timer.builder("fusedtf.server.requests").tag("model", name).tag("outcome", outcome)
           .register(registry));
+    }
+  }
+
+  /** Reads and drops what is left of a refused body, up to a bound (a larger one is cut off by closing). */
+  private static void drain(InputStream body) {
+    byte[] buf = new byte[64 * 1024];
+    long left = 4L * MAX_BODY_BYTES;
+    try {
+      for (int n; left > 0 && (n = body.read(buf, 0, (int) Math.min(buf.length, left))) > 0; ) {
+        left -= n;
+      }
+    } catch (IOException e) {
+      LOG.debug("draining a refused body: {}", e.toString());
     }
   }
 
@@ -197,7 +248,19 @@ public final class ModelServer implements AutoCloseable {
       }
     }
     long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
-    double[] flat = new double[Math.toIntExact(Shape.of(shape).size())];
+    long n = 1;
+    for (long d : shape) {
+      try {
+        n = Math.multiplyExact(n, d);
+      } catch (ArithmeticException e) {
+        n = Long.MAX_VALUE;
+      }
+    }
+    if (n > MAX_ELEMENTS) {
+      throw new ClientError(413, "input '" + name + "' of shape " + java.util.Arrays.toString(shape) + " holds " + n
+          + " values, over the limit of " + MAX_ELEMENTS);
+    }
+    double[] flat = new double[(int) n];
     int[] pos = {0};
     for (JsonElement row : rows) {
       flatten(name, row, 1, shape, flat, pos);
@@ -234,10 +297,7 @@ public final class ModelServer implements AutoCloseable {
 
   private static void flatten(String name, JsonElement e, int depth, long[] shape, double[] flat, int[] pos) {
     if (depth == shape.length) {
-      if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isNumber()) {
-        throw new IllegalArgumentException("input '" + name + "': expected a number at depth " + depth + ", got " + e);
-      }
-      flat[pos[0]++] = e.getAsDouble();
+      flat[pos[0]++] = number(name, e, depth);
       return;
     }
     if (!e.isJsonArray() || e.getAsJsonArray().size() != shape[depth]) {
@@ -247,6 +307,30 @@ public final class ModelServer implements AutoCloseable {
     for (JsonElement x : e.getAsJsonArray()) {
       flatten(name, x, depth + 1, shape, flat, pos);
     }
+  }
+
+  /** A number, or one of the strings {@code NaN}, {@code Infinity}, {@code -Infinity}. */
+  private static double number(String name, JsonElement e, int depth) {
+    if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber()) {
+      return e.getAsDouble();
+    }
+    if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isString()) {
+      switch (e.getAsString()) {
+        case "NaN" -> {
+          return Double.NaN;
+        }
+        case "Infinity" -> {
+          return Double.POSITIVE_INFINITY;
+        }
+        case "-Infinity" -> {
+          return Double.NEGATIVE_INFINITY;
+        }
+        default -> {
+          // fall through to the error
+        }
+      }
+    }
+    throw new IllegalArgumentException("input '" + name + "': expected a number at depth " + depth + ", got " + e);
   }
 
   private static JsonObject toPredictions(Signature sig, Result r) {
@@ -282,7 +366,14 @@ public final class ModelServer implements AutoCloseable {
     JsonArray a = new JsonArray();
     for (long i = 0; i < shape[depth]; i++) {
       if (depth == shape.length - 1) {
-        a.add(v[pos[0]++]);
+        double x = v[pos[0]++];
+        if (Double.isNaN(x)) {
+          a.add("NaN");
+        } else if (Double.isInfinite(x)) {
+          a.add(x > 0 ? "Infinity" : "-Infinity");
+        } else {
+          a.add(x);
+        }
       } else {
         a.add(nest(v, shape, depth + 1, pos));
       }

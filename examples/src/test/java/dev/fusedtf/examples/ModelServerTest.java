@@ -127,4 +127,40 @@ class ModelServerTest {
     assertEquals(200, m.statusCode());
     assertTrue(m.body().contains("fusedtf_server_requests_seconds_count{model=\"net\",outcome=\"success\"}"), m.body());
   }
+
+  @Test
+  void limitsAnswer413BeforeAnythingIsAllocated() throws Exception {
+    StringBuilder wide = new StringBuilder("{\"instances\": [[");
+    for (int i = 0; i < 2_100_000; i++) {
+      wide.append(i > 0 ? ",0" : "0");
+    }
+    wide.append("], [0]]}"); // claims 2 x 2.1M values: over the element limit, refused before it is read as tensors
+    HttpResponse<String> tooMany = send("POST", "/v1/models/net:predict", wide.toString());
+    assertEquals(413, tooMany.statusCode(), tooMany.body());
+    assertTrue(tooMany.body().contains("over the limit"), tooMany.body());
+    String huge = "{\"instances\": [" + "0,".repeat(ModelServer.MAX_BODY_BYTES / 2) + "0]}";
+    HttpResponse<String> tooBig = send("POST", "/v1/models/net:predict", huge);
+    assertEquals(413, tooBig.statusCode(), tooBig.body().length() > 200 ? "(long)" : tooBig.body());
+    assertEquals(200, send("POST", "/v1/models/net:predict", instances(1)).statusCode(), "still serving");
+  }
+
+  @Test
+  void anUnknownSignatureIs400AndNonFiniteValuesAreJsonStrings() throws Exception {
+    String body = instances(1);
+    HttpResponse<String> unknown = send("POST", "/v1/models/net:predict",
+        body.replace("{\"instances\"", "{\"signature_name\": \"nope\", \"instances\""));
+    assertEquals(400, unknown.statusCode(), unknown.body());
+    assertTrue(unknown.body().contains("no signature") && unknown.body().contains("serving_default"), unknown.body());
+    HttpResponse<String> named = send("POST", "/v1/models/net:predict",
+        body.replace("{\"instances\"", "{\"signature_name\": \"serving_default\", \"instances\""));
+    assertEquals(200, named.statusCode(), named.body());
+    String nan = body.replaceFirst("\\[\\[\\[\\[[-0-9.E]+,", "[[[[\"NaN\",");
+    HttpResponse<String> r = send("POST", "/v1/models/net:predict", nan);
+    assertEquals(200, r.statusCode(), r.body());
+    assertTrue(r.body().contains("\"NaN\""), r.body());
+    JsonParser.parseString(r.body()); // valid JSON: no bare NaN token
+    com.google.gson.stream.JsonReader strict = new com.google.gson.stream.JsonReader(new java.io.StringReader(r.body()));
+    strict.setStrictness(com.google.gson.Strictness.STRICT);
+    com.google.gson.JsonParser.parseReader(strict);
+  }
 }
