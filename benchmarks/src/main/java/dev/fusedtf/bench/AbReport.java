@@ -152,15 +152,19 @@ public record AbReport(String model, String signature, List<String> tags, Machin
    * @param java Java runtime version
    * @param tensorflow native TensorFlow version
    * @param os operating system
+   * @param cpuClass {@code avx512}, {@code avx2} or {@code other}
+   * @param oneDnn whether TensorFlow runs oneDNN kernels in this process
+   * @param oneDnnSetting where that comes from: {@code TF_ENABLE_ONEDNN_OPTS=...}, or {@code default}
    */
   public record Machine(int cpus, String cpuModel, boolean avx2, boolean avx512f, String java, String tensorflow,
-      String os) {
+      String os, String cpuClass, boolean oneDnn, String oneDnnSetting) {
 
     /** This machine. */
     public static Machine current() {
       String model = System.getProperty("os.arch");
       boolean avx2 = false;
       boolean avx512f = false;
+      boolean avx512Extras = false;
       try {
         for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
           if (line.startsWith("model name")) {
@@ -169,6 +173,7 @@ public record AbReport(String model, String signature, List<String> tags, Machin
             List<String> flags = List.of(line.substring(line.indexOf(':') + 1).trim().split("\\s+"));
             avx2 = flags.contains("avx2");
             avx512f = flags.contains("avx512f");
+            avx512Extras = flags.contains("avx512_vnni") || flags.contains("avx512_bf16") || flags.contains("amx_tile");
             break;
           }
         }
@@ -181,14 +186,29 @@ public record AbReport(String model, String signature, List<String> tags, Machin
       } catch (RuntimeException | LinkageError e) {
         tf = "unknown";
       }
+      String env = System.getenv("TF_ENABLE_ONEDNN_OPTS");
+      boolean oneDnn;
+      String setting;
+      if (env != null && (env.equals("1") || env.equalsIgnoreCase("true"))) {
+        oneDnn = true;
+        setting = "TF_ENABLE_ONEDNN_OPTS=" + env;
+      } else if (env != null && (env.equals("0") || env.equalsIgnoreCase("false"))) {
+        oneDnn = false;
+        setting = "TF_ENABLE_ONEDNN_OPTS=" + env;
+      } else {
+        oneDnn = avx512f && avx512Extras; // TF 2.18 turns oneDNN on by default only on such CPUs
+        setting = "default";
+      }
       return new Machine(Runtime.getRuntime().availableProcessors(), model, avx2, avx512f,
           System.getProperty("java.runtime.version", System.getProperty("java.version")), tf,
-          System.getProperty("os.name") + " " + System.getProperty("os.version"));
+          System.getProperty("os.name") + " " + System.getProperty("os.version"),
+          avx512f ? "avx512" : avx2 ? "avx2" : "other", oneDnn, setting);
     }
 
-    String describe() {
-      return cpus + " cpus, " + cpuModel + ", avx2=" + avx2 + ", avx512f=" + avx512f + ", Java " + java + ", TF "
-          + tensorflow;
+    /** One line: CPUs, model, CPU class and oneDNN, Java and TensorFlow versions. */
+    public String describe() {
+      return cpus + " cpus, " + cpuModel + ", CPU class " + cpuClass + ", oneDNN " + (oneDnn ? "on" : "off") + " ("
+          + oneDnnSetting + "), Java " + java + ", TF " + tensorflow;
     }
   }
 }

@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
     mixinStandardHelpOptions = true,
     version = "fusedtf 0.1.0",
     description = "Folds BatchNorm into the convolutions of TensorFlow SavedModels, checks and serves the result.",
-    subcommands = {InspectCommand.class, VerifyCommand.class, FuseCommand.class, BenchCommand.class,
+    subcommands = {InspectCommand.class, VerifyCommand.class, FuseCommand.class, BenchCommand.class, ProfileCommand.class,
         DemoCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {

@@ -90,7 +90,20 @@ public final class UnusedArguments {
           kept.add(sig.getInputArg(i));
         }
       }
+      int before = sig.getInputArgCount();
       sig.clearInputArg().addAllInputArg(kept);
+      // _input_shapes (one shape per argument, written by TF2) must shrink with the arguments, or the function
+      // no longer matches its own description and TensorFlow stops inlining its calls
+      AttrValue shapes = f.getAttrMap().get("_input_shapes");
+      if (shapes != null && shapes.getList().getShapeCount() == before) {
+        AttrValue.ListValue.Builder l = AttrValue.ListValue.newBuilder();
+        for (int i = 0; i < before; i++) {
+          if (!d.contains(i)) {
+            l.addShape(shapes.getList().getShape(i));
+          }
+        }
+        f.putAttr("_input_shapes", AttrValue.newBuilder().setList(l).build());
+      }
       // per-argument attributes are keyed by argument index
       Map<Integer, org.tensorflow.proto.FunctionDef.ArgAttrs> attrs = new HashMap<>(f.getArgAttrMap());
       f.clearArgAttr();
