@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.tensorflow.Graph;
 import org.tensorflow.Result;
@@ -64,35 +65,111 @@ public final class FusedModel implements AutoCloseable {
   private static final String INIT_OP = "__saved_model_init_op";
 
   private final String name;
-  private final LoadedGraph served;
-  private final FoldReport report;
-  private final Map<String, Signature> byKey;
-  private final List<Signature> serving;
   private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
   private final ModelMeters metrics;
   private final InputValidator.Limits limits;
   private final Path sourceDir;
-  private final Path variablesPrefix;
+  private final CompletableFuture<FoldReport> fuseResult = new CompletableFuture<>();
+  /** What is served now; replaced once, under the write lock, when a model fused in the background is accepted. */
+  private volatile State state;
   private volatile boolean closed;
+  /** Whether a background fuse still uses the state's original (then it, not close(), frees that state). */
+  private boolean fusing;
 
-  FusedModel(String name, LoadedGraph served, FoldReport report, ModelMeters metrics, FusedModelOptions options,
-      Path sourceDir, Path variablesPrefix) {
+  /**
+   * The served graph and what belongs to it.
+   *
+   * @param served the graph calls run on
+   * @param report what loading did (so far)
+   * @param byKey every signature by key
+   * @param serving the signatures users call
+   * @param variablesPrefix the checkpoint the served graph still restores variables from, or null
+   * @param owner frees the served graph and whatever else this state holds
+   */
+  record State(LoadedGraph served, FoldReport report, Map<String, Signature> byKey, List<Signature> serving,
+      Path variablesPrefix, AutoCloseable owner) {
+    static State of(LoadedGraph served, FoldReport report, Path variablesPrefix, AutoCloseable owner) {
+      Map<String, Signature> m = new LinkedHashMap<>();
+      for (Signature s : served.signatures()) {
+        m.put(s.key(), s);
+      }
+      return new State(served, report, Collections.unmodifiableMap(m), served.servingSignatures(), variablesPrefix,
+          owner);
+    }
+
+    State withReport(FoldReport r) {
+      return new State(served, r, byKey, serving, variablesPrefix, owner);
+    }
+
+    void free() {
+      try {
+        owner.close();
+      } catch (Exception e) {
+        LOG.warn("closing a served graph: {}", e.toString());
+      }
+    }
+  }
+
+  FusedModel(String name, State state, ModelMeters metrics, FusedModelOptions options, Path sourceDir,
+      boolean fusingInBackground) {
     this.name = name;
-    this.served = served;
-    this.report = report;
+    this.state = state;
     this.metrics = metrics;
     this.limits = new InputValidator.Limits(options.maxBatch(), options.maxElements());
     this.sourceDir = sourceDir;
-    this.variablesPrefix = variablesPrefix;
-    Map<String, Signature> m = new LinkedHashMap<>();
-    for (Signature s : served.signatures()) {
-      m.put(s.key(), s);
+    this.fusing = fusingInBackground;
+    metrics.registerSignatures(state.serving().stream().map(Signature::key).toList());
+    registerGauges(state.report());
+    if (!fusingInBackground) {
+      fuseResult.complete(state.report());
     }
-    this.byKey = Collections.unmodifiableMap(m);
-    this.serving = served.servingSignatures();
-    metrics.registerSignatures(serving.stream().map(Signature::key).toList());
+  }
+
+  private void registerGauges(FoldReport report) {
     metrics.registerGauges(report.folds().size(), report.nodesBefore(), report.nodesAfter(),
         report.speedup() != null ? report.speedup().ratio() : null);
+  }
+
+  /**
+   * The end of a background fuse: serves {@code next} (the accepted rewritten model) in place of the original once
+   * the calls in flight have finished, then frees the original; or, with {@code next} null, keeps serving the
+   * original under {@code report}. After {@link #close()} it frees both instead.
+   *
+   * @return whether {@code next} is now served
+   */
+  boolean finishBackgroundFuse(State next, FoldReport report, Throwable failure) {
+    State old;
+    boolean freeOld;
+    ReentrantReadWriteLock.WriteLock w = lock.writeLock();
+    w.lock();
+    try {
+      fusing = false;
+      old = state;
+      if (closed) {
+        if (next != null) {
+          next.free();
+        }
+        freeOld = true;
+      } else if (next != null) {
+        state = next;
+        freeOld = true;
+        registerGauges(next.report());
+      } else {
+        state = old.withReport(report);
+        freeOld = false;
+      }
+    } finally {
+      w.unlock();
+    }
+    if (freeOld) {
+      old.free();
+    }
+    if (failure != null) {
+      fuseResult.completeExceptionally(failure);
+    } else {
+      fuseResult.complete(report);
+    }
+    return next != null && !closed;
   }
 
   // ------------------------------------------------------------------------------------------ loading
@@ -149,19 +226,7 @@ public final class FusedModel implements AutoCloseable {
   public static FusedModel load(ModelSource source, FusedModelOptions options) {
     Objects.requireNonNull(source, "source");
     Objects.requireNonNull(options, "options");
-    ModelLoading.Loaded l = new ModelLoading(source, options).load();
-    FusedModel m;
-    try {
-      m = new FusedModel(source.path().toString(), l.served(), l.report(), l.metrics(), options, l.sourceDir(),
-          l.variablesPrefix());
-    } catch (RuntimeException e) {
-      l.served().close();
-      throw e;
-    }
-    if (l.warmRequestPath()) {
-      m.warmRequestPath(l.probes());
-    }
-    return m;
+    return new ModelLoading(source, options).load(source.path().toString());
   }
 
   /**
@@ -231,12 +296,12 @@ public final class FusedModel implements AutoCloseable {
 
   /** The MetaGraphDef of the served graph (the rewritten one when fused). */
   public MetaGraphDef metaGraphDef() {
-    return served.meta();
+    return state.served().meta();
   }
 
   /** The served graph (owned by this model). */
   public Graph graph() {
-    return served.graph();
+    return state.served().graph();
   }
 
   /**
@@ -244,7 +309,7 @@ public final class FusedModel implements AutoCloseable {
    * FusedTF's validation and metrics; prefer {@link #call} or {@link #function(String)}.
    */
   public Session session() {
-    return served.session();
+    return state.served().session();
   }
 
   /**
@@ -252,7 +317,7 @@ public final class FusedModel implements AutoCloseable {
    * ({@code __saved_model_init_op}), which {@link #functions()} includes, as TensorFlow Java does.
    */
   public List<Signature> signatures() {
-    return served.signatures().stream().filter(s -> !s.key().equals(INIT_OP)).toList();
+    return state.served().signatures().stream().filter(s -> !s.key().equals(INIT_OP)).toList();
   }
 
   /**
@@ -262,12 +327,14 @@ public final class FusedModel implements AutoCloseable {
    * @throws IllegalArgumentException if there is no such signature
    */
   public SessionFunction function(String signatureKey) {
-    return new ServedFunction(signature(signatureKey));
+    State st = state;
+    return new ServedFunction(signature(st, signatureKey), st);
   }
 
   /** Every signature as a function, as {@code SavedModelBundle.functions()}. */
   public List<SessionFunction> functions() {
-    return served.signatures().stream().map(s -> (SessionFunction) new ServedFunction(s)).toList();
+    State st = state;
+    return st.served().signatures().stream().map(s -> (SessionFunction) new ServedFunction(s, st)).toList();
   }
 
   /**
@@ -286,22 +353,32 @@ public final class FusedModel implements AutoCloseable {
 
   /** What loading did: folds, rewrites, skips, node counts, the check, which graph is served. */
   public FoldReport report() {
-    return report;
+    return state.report();
   }
 
   /** Which graph is served. */
   public Served served() {
-    return report.served();
+    return state.report().served();
   }
 
   /** Whether a rewritten graph (rather than the original) is served. */
   public boolean isFused() {
-    return report.isFusedServed();
+    return state.report().isFusedServed();
   }
 
-  /** The check's outcome. */
+  /** The check's outcome; null while a background fuse ({@link FusedModelOptions#fuseInBackground()}) runs. */
   public CheckResult check() {
-    return report.check();
+    return state.report().check();
+  }
+
+  /**
+   * The final report: complete when this model was loaded, unless it fuses in the background
+   * ({@link FusedModelOptions#fuseInBackground()}): then it completes when the rewritten model has been checked and
+   * is served (or was rejected, and the original goes on), and completes exceptionally when the fuse step failed (in
+   * strict mode, a rejected model). The original is served meanwhile either way.
+   */
+  public CompletableFuture<FoldReport> fuseResult() {
+    return fuseResult.copy();
   }
 
   /** The model's name (its path). */
@@ -312,30 +389,35 @@ public final class FusedModel implements AutoCloseable {
   /** The signatures users call ({@code __saved_model_init_op} left out), by key. */
   public Map<String, Signature> signatureMap() {
     Map<String, Signature> m = new LinkedHashMap<>();
-    serving.forEach(s -> m.put(s.key(), s));
+    state.serving().forEach(s -> m.put(s.key(), s));
     return Collections.unmodifiableMap(m);
   }
 
   /** The signature {@code key}. @throws InvalidInputException if there is none */
   public Signature signature(String key) {
-    Signature s = key == null ? null : byKey.get(key);
+    return signature(state, key);
+  }
+
+  private Signature signature(State st, String key) {
+    Signature s = key == null ? null : st.byKey().get(key);
     if (s == null) {
       throw new InvalidInputException(key, null, "model " + name + " has no signature '" + key + "'; it has "
-          + serving.stream().map(Signature::key).toList());
+          + st.serving().stream().map(Signature::key).toList());
     }
     return s;
   }
 
   /** The default signature: {@code serving_default}, or the only one. */
   public Signature defaultSignature() {
-    if (byKey.containsKey(Signature.DEFAULT_KEY)) {
-      return byKey.get(Signature.DEFAULT_KEY);
+    State st = state;
+    if (st.byKey().containsKey(Signature.DEFAULT_KEY)) {
+      return st.byKey().get(Signature.DEFAULT_KEY);
     }
-    if (serving.size() == 1) {
-      return serving.get(0);
+    if (st.serving().size() == 1) {
+      return st.serving().get(0);
     }
     throw new IllegalStateException("model " + name + " has no '" + Signature.DEFAULT_KEY + "' signature; name one of "
-        + serving.stream().map(Signature::key).toList());
+        + st.serving().stream().map(Signature::key).toList());
   }
 
   /**
@@ -354,8 +436,8 @@ public final class FusedModel implements AutoCloseable {
    * One unrecorded call per signature through the whole request path (checks, validation, lock, run), so that the
    * first real request does not pay for loading and initialising that code.
    */
-  private void warmRequestPath(ProbeSupplier probes) {
-    for (Signature sig : serving) {
+  void warmRequestPath(ProbeSupplier probes) {
+    for (Signature sig : state.serving()) {
       Map<String, Tensor> in;
       try {
         in = probes.probe(sig, 1, 0);
@@ -374,23 +456,25 @@ public final class FusedModel implements AutoCloseable {
 
   private Result call(String key, Map<String, ? extends Tensor> inputs, boolean record) {
     long start = System.nanoTime();
-    String sigTag = key != null && byKey.containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
+    String sigTag = key != null && state.byKey().containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
     FusedTfMetrics.Outcome outcome = FusedTfMetrics.Outcome.ERROR;
     try {
       if (closed) {
         throw new IllegalStateException("model " + name + " is closed");
       }
-      Signature sig = signature(key);
-      InputValidator.validate(sig, inputs, limits);
+      signature(key); // an unknown signature is the caller's error, before waiting for the lock
       ReentrantReadWriteLock.ReadLock r = lock.readLock();
       r.lock();
       try {
         if (closed) {
           throw new IllegalStateException("model " + name + " is closed");
         }
+        State st = state; // the state cannot change while the read lock is held
+        Signature sig = signature(st, key);
+        InputValidator.validate(sig, inputs, limits);
         @SuppressWarnings("unchecked")
         Map<String, Tensor> in = (Map<String, Tensor>) inputs;
-        Result result = run(sig, in);
+        Result result = run(st, sig, in);
         outcome = FusedTfMetrics.Outcome.SUCCESS;
         return result;
       } finally {
@@ -406,9 +490,9 @@ public final class FusedModel implements AutoCloseable {
     }
   }
 
-  private Result run(Signature sig, Map<String, Tensor> in) {
+  private Result run(State st, Signature sig, Map<String, Tensor> in) {
     try {
-      return served.session().run(sig, in);
+      return st.served().session().run(sig, in);
     } catch (IllegalArgumentException e) {
       // TensorFlow's TFInvalidArgumentException: the request passed the Java checks but the model cannot take it
       throw new InvalidInputException(sig.key(), null, "signature '" + sig.key() + "' cannot take inputs of shapes "
@@ -462,7 +546,7 @@ public final class FusedModel implements AutoCloseable {
     try {
       tensors = tensorsOf(key, inputs);
     } catch (InvalidInputException e) {
-      String sigTag = key != null && byKey.containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
+      String sigTag = key != null && state.byKey().containsKey(key) ? key : FusedTfMetrics.UNKNOWN_SIGNATURE;
       metrics.recordPredict(sigTag, FusedTfMetrics.Outcome.INVALID_INPUT, System.nanoTime() - start);
       throw e;
     }
@@ -513,7 +597,8 @@ public final class FusedModel implements AutoCloseable {
    * @throws FusedTfException if it cannot be written
    */
   public void writeSavedModel(Path out, boolean force) {
-    ModelWriting.savedModel(served.meta(), report.served(), sourceDir, variablesPrefix, out, force);
+    State st = state;
+    ModelWriting.savedModel(st.served().meta(), st.report().served(), sourceDir, st.variablesPrefix(), out, force);
   }
 
   /** Whether {@link #close()} was called. */
@@ -521,7 +606,10 @@ public final class FusedModel implements AutoCloseable {
     return closed;
   }
 
-  /** Waits for calls in flight, then frees the session and graph. Idempotent. */
+  /**
+   * Waits for calls in flight, then frees the session and graph. Idempotent. While a background fuse runs, the
+   * original it compares with is freed when that fuse ends (it is not interrupted).
+   */
   @Override
   public void close() {
     ReentrantReadWriteLock.WriteLock w = lock.writeLock();
@@ -532,7 +620,9 @@ public final class FusedModel implements AutoCloseable {
       }
       closed = true;
       metrics.removeGauges();
-      served.close();
+      if (!fusing) {
+        state.free();
+      }
     } finally {
       w.unlock();
     }
@@ -540,15 +630,16 @@ public final class FusedModel implements AutoCloseable {
 
   @Override
   public String toString() {
-    return "FusedModel{" + name + ", " + report.served() + ", folds=" + report.folds().size() + "}";
+    FoldReport r = state.report();
+    return "FusedModel{" + name + ", " + r.served() + ", folds=" + r.folds().size() + "}";
   }
 
   /** A signature as a {@code SessionFunction} whose call goes through the model. */
   private final class ServedFunction extends SessionFunction {
     private final Signature sig;
 
-    ServedFunction(Signature sig) {
-      super(sig, served.session());
+    ServedFunction(Signature sig, State st) {
+      super(sig, st.served().session());
       this.sig = sig;
     }
 

@@ -1,5 +1,6 @@
 package dev.fusedtf;
 
+import dev.fusedtf.errors.CheckFailedException;
 import dev.fusedtf.errors.FusedTfException;
 import dev.fusedtf.internal.check.DefaultProbes;
 import dev.fusedtf.internal.fuse.FuseStep;
@@ -77,53 +78,117 @@ final class ModelLoading {
   record Loaded(LoadedGraph served, FoldReport report, ModelMeters metrics, ProbeSupplier probes, Path sourceDir,
       Path variablesPrefix, boolean warmRequestPath) {}
 
-  Loaded load() {
+  /**
+   * The fuse step's choice: the rewritten graph to serve (null: the original), the report, the speed figures, and
+   * the checkpoint the rewritten graph still restores variables from (or null).
+   */
+  private record Chosen(LoadedGraph fused, FoldReport report, Speedup speedup, Path variablesPrefix) {}
+
+  /** Loads and makes the model: in the foreground, or serving the original while it fuses in the background. */
+  FusedModel load(String name) {
+    Loaded l;
+    FusedDiskCache cache = null;
+    String key = null;
+    boolean background = false; // then the background thread records the load phases
     try {
-      return doLoad();
+      if (options.fusedCacheDir() != null && source.isSavedModel()) {
+        try {
+          cache = new FusedDiskCache(options.fusedCacheDir(), options.fusedCacheMaxBytes());
+          key = FusedDiskCache.key(source.path(), options.artifactKey());
+          Optional<FusedDiskCache.Entry> hit = cache.find(key, source.path(), options.artifactKey());
+          if (hit.isPresent()) {
+            l = loadCached(hit.get());
+          } else {
+            l = null;
+          }
+        } catch (IOException | RuntimeException e) {
+          LOG.warn("{}: fused-model cache not used: {}", source.path(), e.toString());
+          cache = null;
+          l = null;
+        }
+        if (l != null) {
+          return make(name, l);
+        }
+      }
+      long t = System.nanoTime();
+      OriginalModel original = source.open(options);
+      timings.put("load", ms(t));
+      if (options.fuseInBackground()) {
+        FusedModel m = serveWhileFusing(name, original, cache, key);
+        if (m != null) {
+          background = true;
+          return m;
+        }
+      }
+      l = loadFused(original, cache, key);
     } finally {
-      metrics.recordLoadPhases(timings);
+      if (!background) {
+        metrics.recordLoadPhases(timings);
+      }
+    }
+    return make(name, l);
+  }
+
+  private FusedModel make(String name, Loaded l) {
+    FusedModel m;
+    try {
+      m = new FusedModel(name, FusedModel.State.of(l.served(), l.report(), l.variablesPrefix(), l.served()), metrics,
+          options, l.sourceDir(), false);
+    } catch (RuntimeException e) {
+      l.served().close();
+      throw e;
+    }
+    if (l.warmRequestPath()) {
+      m.warmRequestPath(l.probes());
+    }
+    return m;
+  }
+
+  /** Folds, checks and chooses; serves the choice, closing the original unless it is the one served. */
+  private Loaded loadFused(OriginalModel original, FusedDiskCache cache, String key) {
+    LoadedGraph served = null;
+    try {
+      Chosen c = fuseAndChoose(original, cache, key);
+      served = c.fused();
+      Path variablesPrefix = c.variablesPrefix();
+      if (served != null) {
+        original.close();
+      } else {
+        served = original.takeForServing();
+        variablesPrefix = original.variablesPrefix();
+      }
+      WarmupResult warmup = warmup(served);
+      FoldReport report = c.report().withServing(timings, warmup, c.speedup());
+      return new Loaded(served, report, metrics, probes(served), original.directory(), variablesPrefix,
+          options.warmupRuns() > 0);
+    } catch (RuntimeException e) {
+      original.close();
+      if (served != null) {
+        served.close();
+      }
+      throw e;
     }
   }
 
-  private Loaded doLoad() {
-    FusedDiskCache cache = null;
-    String key = null;
-    if (options.fusedCacheDir() != null && source.isSavedModel()) {
-      try {
-        cache = new FusedDiskCache(options.fusedCacheDir(), options.fusedCacheMaxBytes());
-        key = FusedDiskCache.key(source.path(), options.artifactKey());
-        Optional<FusedDiskCache.Entry> hit = cache.find(key, source.path(), options.artifactKey());
-        if (hit.isPresent()) {
-          return loadCached(hit.get());
-        }
-      } catch (IOException | RuntimeException e) {
-        LOG.warn("{}: fused-model cache not used: {}", source.path(), e.toString());
-        cache = null;
-      }
-    }
-    long t = System.nanoTime();
-    OriginalModel original = source.open(options);
-    timings.put("load", ms(t));
-    LoadedGraph served = null;
+  /** The fuse step, the optional speed measurement and the cache store; the original stays open. */
+  private Chosen fuseAndChoose(OriginalModel original, FusedDiskCache cache, String key) {
+    FuseStep.Outcome o = FuseStep.run(original, options.settings(), timings);
+    FoldReport report = o.report();
+    LoadedGraph served = o.fused();
+    Speedup speedup = null;
     try {
-      FuseStep.Outcome o = FuseStep.run(original, options.settings(), timings);
-      FoldReport report = o.report();
-      Speedup speedup = null;
-      if (o.fused() != null) {
-        served = o.fused();
-        if (options.measureSpeedup() || options.serveFaster()) {
-          speedup = measureSpeedup(original.loaded(), served);
-          if (options.serveFaster() && speedup != null && speedup.ratio() >= NOT_FASTER) {
-            LOG.warn("{}: the rewritten model is not faster (median ratio {}); serving the original",
-                source.path(), speedup.ratio());
-            served.close();
-            served = null;
-            report = new FoldReport(report.model(), report.source(), Served.ORIGINAL, report.folds(),
-                report.rewrites(), report.skipped(), report.pins(), report.hints(), report.nodesBefore(),
-                report.nodesAfter(), report.rounds(), report.check(), String.format(
-                "the rewritten model is not faster here (median ratio %.3f, A/B interleaved at batch 1): "
-                + "serveFaster serves the original", speedup.ratio()), timings, null, null);
-          }
+      if (served != null && (options.measureSpeedup() || options.serveFaster())) {
+        speedup = measureSpeedup(original.loaded(), served);
+        if (options.serveFaster() && speedup != null && speedup.ratio() >= NOT_FASTER) {
+          LOG.warn("{}: the rewritten model is not faster (median ratio {}); serving the original",
+              source.path(), speedup.ratio());
+          served.close();
+          served = null;
+          report = new FoldReport(report.model(), report.source(), Served.ORIGINAL, report.folds(),
+              report.rewrites(), report.skipped(), report.pins(), report.hints(), report.nodesBefore(),
+              report.nodesAfter(), report.rounds(), report.check(), String.format(
+              "the rewritten model is not faster here (median ratio %.3f, A/B interleaved at batch 1): "
+              + "serveFaster serves the original", speedup.ratio()), timings, null, null);
         }
       }
       Path variablesPrefix = null;
@@ -134,21 +199,82 @@ final class ModelLoading {
         if (cache != null && report.served() == Served.FUSED) {
           cache.store(key, source.path(), options.artifactKey(), served.meta(), variablesPrefix != null, report);
         }
-        original.close();
-      } else {
-        served = original.takeForServing();
-        variablesPrefix = original.variablesPrefix();
       }
-      WarmupResult warmup = warmup(served);
-      report = report.withServing(timings, warmup, speedup);
-      return new Loaded(served, report, metrics, probes(served), original.directory(), variablesPrefix,
-          options.warmupRuns() > 0);
+      return new Chosen(served, report, speedup, variablesPrefix);
     } catch (RuntimeException e) {
-      original.close();
       if (served != null) {
         served.close();
       }
       throw e;
+    }
+  }
+
+  /**
+   * Serves the original at once (after its first run, so a model that cannot run still fails here) and fuses on a
+   * background thread, which swaps the rewritten model in when it is accepted. Null when the original cannot run on
+   * this machine: then only the foreground load (which may rewrite its layout) can serve it.
+   */
+  private FusedModel serveWhileFusing(String name, OriginalModel original, FusedDiskCache cache, String key) {
+    FusedModel m;
+    try {
+      long t = System.nanoTime();
+      String error = FuseStep.firstRun(original, options.settings());
+      timings.put("originalFirstRun", ms(t));
+      if (error != null) {
+        // a broken model, or one whose channels-first layout only a rewrite can run here: the foreground load
+        // decides which, and fails with the reason or serves the rewrite
+        LOG.info("{}: the original does not run as it is ({}); fusing in the foreground", name, error);
+        return null;
+      }
+      FoldReport pending = new FoldReport(name, original.format(), Served.ORIGINAL, List.of(), List.of(), List.of(),
+          List.of(), original.hints(), 0, 0, 0, null, PENDING, timings, null, null);
+      m = new FusedModel(name, FusedModel.State.of(original.loaded(), pending, original.variablesPrefix(), original),
+          metrics, options, original.directory(), true);
+    } catch (RuntimeException e) {
+      original.close();
+      throw e;
+    }
+    if (options.warmupRuns() > 0) {
+      m.warmRequestPath(probes(original.loaded()));
+    }
+    Thread worker = new Thread(() -> fuseBehind(m, original, cache, key), "fusedtf-fuse-" + modelTag());
+    worker.setDaemon(true);
+    worker.start();
+    return m;
+  }
+
+  /** The fallback reason of a model whose background fuse has not finished. */
+  static final String PENDING = "fusing in the background: the original is served until the rewritten model has "
+      + "passed its check";
+
+  private void fuseBehind(FusedModel m, OriginalModel original, FusedDiskCache cache, String key) {
+    try {
+      Chosen c = fuseAndChoose(original, cache, key);
+      if (c.fused() != null) {
+        FoldReport report;
+        try {
+          report = c.report().withServing(timings, warmup(c.fused()), c.speedup());
+        } catch (RuntimeException e) {
+          c.fused().close();
+          throw e;
+        }
+        if (m.finishBackgroundFuse(FusedModel.State.of(c.fused(), report, c.variablesPrefix(), c.fused()), report,
+            null)) {
+          LOG.info("{}: fused in the background, now serving the rewritten model ({} folds)", m.name(),
+              report.folds().size());
+        }
+      } else {
+        m.finishBackgroundFuse(null, c.report().withServing(timings, null, c.speedup()), null);
+      }
+    } catch (Throwable e) {
+      LOG.error("{}: the background fuse failed; the original stays served: {}", m.name(), e.toString());
+      FoldReport r = e instanceof CheckFailedException cf ? cf.report() : m.report();
+      FoldReport failed = new FoldReport(r.model(), r.source(), Served.ORIGINAL, r.folds(), r.rewrites(),
+          r.skipped(), r.pins(), r.hints(), r.nodesBefore(), r.nodesAfter(), r.rounds(), r.check(),
+          "the background fuse failed, the original stays served: " + e.getMessage(), timings, null, null);
+      m.finishBackgroundFuse(null, failed, e);
+    } finally {
+      metrics.recordLoadPhases(timings);
     }
   }
 

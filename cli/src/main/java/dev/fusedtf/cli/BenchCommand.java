@@ -2,6 +2,10 @@ package dev.fusedtf.cli;
 
 import dev.fusedtf.bench.AbHarness;
 import dev.fusedtf.bench.AbReport;
+import dev.fusedtf.bench.FirstPrediction;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -54,15 +58,42 @@ final class BenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the report as JSON on stdout.")
   boolean json;
 
+  @Option(names = "--first-prediction", defaultValue = "3", paramLabel = "N",
+      description = "Rounds of the time-to-first-prediction measurement: plain, FusedModel.load, fuseInBackground "
+          + "and a disk-cache hit in turn, load + first call each (default: ${DEFAULT-VALUE}; 0 skips it).")
+  int firstPredictionRounds;
+
   @Override
   public Integer call() {
     return CliErrors.run(spec, () -> {
       AbHarness.Config config = new AbHarness.Config(model, tags.toArray(String[]::new), signature,
           batches.stream().mapToInt(Integer::intValue).toArray(), rounds, warmup,
           Duration.ofMillis((long) (seconds * 1000)), 42, true);
-      AbReport report = new AbHarness(config, new PrintStream(System.err, true)).run();
+      PrintStream progress = new PrintStream(System.err, true);
+      AbReport report = new AbHarness(config, progress).run();
+      FirstPrediction.Figures first = firstPredictionRounds > 0
+          ? new FirstPrediction(model, tags.toArray(String[]::new), signature, progress).run(firstPredictionRounds)
+          : null;
       PrintWriter out = spec.commandLine().getOut();
-      out.print(json ? report.toJson() + "\n" : report.toText());
+      if (json) {
+        JsonObject o = JsonParser.parseString(report.toJson()).getAsJsonObject();
+        if (first != null) {
+          JsonObject f = new JsonObject();
+          for (FirstPrediction.Way w : FirstPrediction.Way.values()) {
+            JsonObject e = new JsonObject();
+            e.addProperty("medianMs", first.medianMs().get(w));
+            e.addProperty("ratioToPlain", first.ratio(w));
+            f.add(w.name().toLowerCase(java.util.Locale.ROOT), e);
+          }
+          o.add("firstPrediction", f);
+        }
+        out.print(new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
+      } else {
+        out.print(report.toText());
+        if (first != null) {
+          out.print("\n" + first.toText());
+        }
+      }
       out.flush();
       return 0;
     });

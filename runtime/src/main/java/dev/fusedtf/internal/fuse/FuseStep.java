@@ -112,6 +112,17 @@ public final class FuseStep {
     return new Prepared(serving, fetch, fed);
   }
 
+  /**
+   * Runs the original once per signature at batch 1 (its cold first run): null when it runs, else the error.
+   *
+   * @throws ModelLoadException when a signature needs a placeholder fed that none of its inputs feeds
+   */
+  public static String firstRun(OriginalModel original, FuseSettings s) {
+    MetaGraphDef meta = original.loaded().meta();
+    return smoke(original.loaded().session(), Signatures.serving(meta, original.loaded().graph()),
+        probes(s, meta.getGraphDef()), Map.of());
+  }
+
   /** Folds, rebuilds, checks and decides. The original stays open and owned by the caller. */
   public static Outcome run(OriginalModel original, FuseSettings s, Map<String, Long> timings) {
     try (Pins pins = Pins.apply(original.loaded().meta(), s.pins())) {
@@ -161,7 +172,7 @@ public final class FuseStep {
       try {
         long tc = System.nanoTime();
         CheckResult check = fused == null ? CheckResult.failed(s.absTolerance(), s.relTolerance(), loadFailure)
-            : check(original, s, meta, p, r, fused, lean.functional(), probes, pins.feeds(), originalError);
+            : check(original, s, meta, p, r, fused, lean.functional(), probes, pins.feeds(), originalError, timings);
         timings.put("check", ms(tc));
         Verdict v = verdict(check, s);
         FoldReport report = new FoldReport(original.name(), original.format(), v.served(), r.foldEntries(), rewrites,
@@ -297,7 +308,7 @@ public final class FuseStep {
 
   private static CheckResult check(OriginalModel original, FuseSettings s, MetaGraphDef meta, Prepared p,
       Pipeline.Result r, LoadedGraph fused, MetaGraphDef fusedFunctional, ProbeSupplier probes,
-      Map<String, Tensor> pinFeeds, String originalError) {
+      Map<String, Tensor> pinFeeds, String originalError, Map<String, Long> timings) {
     Session reference = original.loaded().session();
     String kind = CheckResult.REFERENCE_ORIGINAL;
     GraphDef referenceGraph = ServedGraph.of(meta.toBuilder().setGraphDef(p.serving()).build(),
@@ -325,7 +336,9 @@ public final class FuseStep {
         referenceGraph = layoutReference.meta().getGraphDef();
         kind = CheckResult.REFERENCE_LAYOUT;
       }
+      long tt = System.nanoTime();
       EquivalenceCheck.Taps taps = taps(referenceGraph, fusedFunctional, meta, r, s, original, toClose);
+      timings.put("checkCopies", ms(tt));
       List<String> random = randomOps(referenceGraph, p.fetch());
       EquivalenceCheck eq = new EquivalenceCheck(s.absTolerance(), s.relTolerance(), s.probeBatches(), probes);
       return eq.run(new EquivalenceCheck.Inputs(reference, kind, originalError, fused.session(), fused.servingSignatures(),
