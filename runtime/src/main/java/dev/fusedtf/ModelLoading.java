@@ -40,8 +40,6 @@ import org.tensorflow.proto.SavedModel;
  */
 final class ModelLoading {
   private static final Logger LOG = LoggerFactory.getLogger(ModelLoading.class);
-  /** A rewritten model whose median is not below this fraction of the original's is "not faster". */
-  static final double NOT_FASTER = 0.98;
 
   private final ModelSource source;
   private final FusedModelOptions options;
@@ -179,9 +177,7 @@ final class ModelLoading {
     try {
       if (served != null && (options.measureSpeedup() || options.serveFaster())) {
         speedup = measureSpeedup(original.loaded(), served);
-        if (options.serveFaster() && speedup != null && speedup.ratio() >= NOT_FASTER) {
-          LOG.warn("{}: the rewritten model is not faster (median ratio {}); serving the original",
-              source.path(), speedup.ratio());
+        if (options.serveFaster() && speedup != null && !speedup.faster()) {
           served.close();
           served = null;
           report = new FoldReport(report.model(), report.source(), Served.ORIGINAL, report.folds(),
@@ -338,7 +334,12 @@ final class ModelLoading {
       AbTimer.Comparison c = AbTimer.compare(
           () -> original.session().run(sig, in).close(), () -> fused.session().run(sig, in).close(),
           5, 40, Duration.ofSeconds(2));
-      return new Speedup(sig.key(), 1, c.a(), c.b(), c.ratio());
+      Speedup sp = Speedup.of(sig.key(), 1, c.a(), c.b(), c.ratio());
+      if (!sp.faster()) {
+        LOG.warn("{}: the rewritten model is not faster here (median ratio {} at batch 1, A/B interleaved)",
+            source.path(), String.format(java.util.Locale.ROOT, "%.3f", sp.ratio()));
+      }
+      return sp;
     } catch (RuntimeException e) {
       LOG.debug("speed-up not measured: {}", e.toString());
       return null;

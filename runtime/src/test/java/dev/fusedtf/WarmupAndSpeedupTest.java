@@ -44,10 +44,13 @@ class WarmupAndSpeedupTest {
       assertNotNull(r.speedup());
       assertTrue(r.speedup().original().count() > 0 && r.speedup().fused().count() > 0);
       assertTrue(r.speedup().ratio() > 0);
+      assertEquals(r.speedup().ratio() < dev.fusedtf.report.Speedup.NOT_FASTER, r.speedup().faster());
+      assertTrue(r.toText().contains(r.speedup().faster() ? ": faster" : "NOT faster here"), r.toText());
       assertTrue(r.timingsMs().containsKey("warmup") && r.timingsMs().containsKey("speedup"));
       assertNotNull(registry.find(FusedTfMetrics.SPEEDUP).tag("model", "m").gauge());
       JsonObject json = JsonParser.parseString(r.toJson()).getAsJsonObject();
       assertTrue(json.getAsJsonObject("speedup").has("ratio"));
+      assertTrue(json.getAsJsonObject("speedup").has("faster"));
       assertTrue(r.toText().contains("warm-up: 3 runs"));
     }
   }

@@ -123,8 +123,9 @@ public record FoldReport(String model, String source, Served served, List<Fold> 
     }
     if (speedup != null) {
       sb.append(String.format("speed at load (%s, batch %d, A/B interleaved): original %.3f ms, fused %.3f ms "
-          + "(median), ratio %.2f%n", speedup.signature(), speedup.batch(), speedup.original().medianMs(),
-          speedup.fused().medianMs(), speedup.ratio()));
+          + "(median), ratio %.2f: %s%n", speedup.signature(), speedup.batch(), speedup.original().medianMs(),
+          speedup.fused().medianMs(), speedup.ratio(), speedup.faster() ? "faster"
+          : "NOT faster here (within noise or slower)"));
     }
     if (warmup != null) {
       sb.append(String.format("warm-up: %d runs + %d records; first call %.1f ms, first call after warm-up %.1f ms%n",
