@@ -25,11 +25,12 @@ import org.tensorflow.proto.RunOptions;
  * next to the untraced wall-clock median of the same call.
  */
 public final class Profiler {
-  private static final Pattern LABEL = Pattern.compile("^(\\S+) = (\\S+)\\(");
+  private static final Pattern LABEL = Pattern.compile("^(?:\\[[^\\]]*\\] )?(\\S+) = ([A-Za-z0-9_.>]+)");
   /** Ops that move or name data without computing: what a call pays whatever the batch. */
   public static final Set<String> BOOKKEEPING = Set.of("VarHandleOp", "ReadVariableOp", "Const", "Identity", "NoOp",
-      "_Arg", "_Retval", "_Recv", "_Send", "_HostRecv", "_HostSend", "StatefulPartitionedCall", "PartitionedCall",
-      "IdentityN", "Placeholder");
+      "_Arg", "_Retval", "_Recv", "_Send", "_HostRecv", "_HostSend", "IdentityN", "Placeholder");
+  /** Function calls: their time includes the body's ops, which step stats list too, so they are not summed. */
+  public static final Set<String> CALLS = Set.of("StatefulPartitionedCall", "PartitionedCall");
 
   private Profiler() {}
 
@@ -88,8 +89,10 @@ public final class Profiler {
         }
       }
     }
-    double total = ops.values().stream().mapToDouble(v -> v[1]).sum();
-    double count = ops.values().stream().mapToDouble(v -> v[0]).sum();
+    double total = ops.entrySet().stream().filter(e -> !CALLS.contains(e.getKey()))
+        .mapToDouble(e -> e.getValue()[1]).sum();
+    double count = ops.entrySet().stream().filter(e -> !CALLS.contains(e.getKey()))
+        .mapToDouble(e -> e.getValue()[0]).sum();
     double fixed = 0;
     List<OpStat> byOp = new ArrayList<>();
     for (Map.Entry<String, double[]> e : ops.entrySet()) {
@@ -131,7 +134,8 @@ public final class Profiler {
         p.opsPerCall(), p.fixedUsPerCall(), p.opUsPerCall() > 0 ? 100 * p.fixedUsPerCall() / p.opUsPerCall() : 0));
     sb.append(String.format("   %-32s %8s %10s %7s%n", "op type", "per call", "us/call", "share"));
     for (OpStat o : p.byOp().subList(0, Math.min(rows, p.byOp().size()))) {
-      sb.append(String.format("   %-32s %8.1f %10.1f %6.1f%%%n", o.op(), o.countPerCall(), o.usPerCall(),
+      String label = CALLS.contains(o.op()) ? o.op() + " (incl. body)" : o.op();
+      sb.append(String.format("   %-32s %8.1f %10.1f %6.1f%%%n", label, o.countPerCall(), o.usPerCall(),
           100 * o.share()));
     }
     sb.append(String.format("   %-60s %-26s %10s %7s%n", "top nodes", "op", "us/call", "share"));

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
 
 class AbReportTest {
   private static AbReport report(double otherCpu, double diff) {
-    AbReport.Machine m = new AbReport.Machine(2, "cpu", true, false, "17", "2.18.0", "Linux");
+    AbReport.Machine m = new AbReport.Machine(2, "cpu", true, false, "17", "2.18.0", "Linux", "avx2", false, "unset");
     AbReport.BatchResult b = new AbReport.BatchResult(1, 4, 2, false, 0.1, 2, 3, 2, 1, 1, 1.5, 1, 0.5, 0.5, 70,
         2, 100, 1000, diff, diff, otherCpu, -1, Double.NaN, Double.NaN);
     return new AbReport("/m", "serving_default", List.of("serve"), m, "fused", 3, 0, 10, 7, Map.of("load", 5L), 2,

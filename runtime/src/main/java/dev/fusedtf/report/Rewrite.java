@@ -35,6 +35,8 @@ public record Rewrite(Kind kind, List<String> nodes, String function, String rul
     /** Variables the serving path reads turned into constants. */
     FREEZE,
     /** Nodes, function arguments or functions nothing served needs, removed. */
-    PRUNE
+    PRUNE,
+    /** Function calls on the serving path replaced by the bodies they call. */
+    INLINE
   }
 }

@@ -143,7 +143,8 @@ public final class FuseStep {
         return new Outcome(report, null, null);
       }
       long tb = System.nanoTime();
-      ServedGraph.Lean lean = ServedGraph.of(meta.toBuilder().setGraphDef(r.graph()).build(), original.variables());
+      ServedGraph.Lean lean = ServedGraph.of(meta.toBuilder().setGraphDef(r.graph()).build(), original.variables(),
+          true);
       rewrites.addAll(lean.rewrites());
       MetaGraphDef fusedMeta = lean.meta();
       Path assets = original.directory() != null ? original.directory().resolve("assets") : null;
@@ -155,11 +156,12 @@ public final class FuseStep {
         loadFailure = "the rewritten graph failed to load: " + e.getMessage();
       }
       timings.put("rebuild", ms(tb));
-      int nodesAfter = new ModelGraph(fusedMeta.getGraphDef(), p.fetch(), p.fed()).servingNodeCount();
+      // counted before inlining, as nodesBefore is: inlining moves nodes, it removes none
+      int nodesAfter = new ModelGraph(lean.functional().getGraphDef(), p.fetch(), p.fed()).servingNodeCount();
       try {
         long tc = System.nanoTime();
         CheckResult check = fused == null ? CheckResult.failed(s.absTolerance(), s.relTolerance(), loadFailure)
-            : check(original, s, meta, p, r, fused, probes, pins.feeds(), originalError);
+            : check(original, s, meta, p, r, fused, lean.functional(), probes, pins.feeds(), originalError);
         timings.put("check", ms(tc));
         Verdict v = verdict(check, s);
         FoldReport report = new FoldReport(original.name(), original.format(), v.served(), r.foldEntries(), rewrites,
@@ -294,7 +296,8 @@ public final class FuseStep {
   }
 
   private static CheckResult check(OriginalModel original, FuseSettings s, MetaGraphDef meta, Prepared p,
-      Pipeline.Result r, LoadedGraph fused, ProbeSupplier probes, Map<String, Tensor> pinFeeds, String originalError) {
+      Pipeline.Result r, LoadedGraph fused, MetaGraphDef fusedFunctional, ProbeSupplier probes,
+      Map<String, Tensor> pinFeeds, String originalError) {
     Session reference = original.loaded().session();
     String kind = CheckResult.REFERENCE_ORIGINAL;
     GraphDef referenceGraph = ServedGraph.of(meta.toBuilder().setGraphDef(p.serving()).build(),
@@ -322,7 +325,7 @@ public final class FuseStep {
         referenceGraph = layoutReference.meta().getGraphDef();
         kind = CheckResult.REFERENCE_LAYOUT;
       }
-      EquivalenceCheck.Taps taps = taps(referenceGraph, fused.meta(), meta, r, s, original, toClose);
+      EquivalenceCheck.Taps taps = taps(referenceGraph, fusedFunctional, meta, r, s, original, toClose);
       List<String> random = randomOps(referenceGraph, p.fetch());
       EquivalenceCheck eq = new EquivalenceCheck(s.absTolerance(), s.relTolerance(), s.probeBatches(), probes);
       return eq.run(new EquivalenceCheck.Inputs(reference, kind, originalError, fused.session(), fused.servingSignatures(),

@@ -22,12 +22,22 @@ public final class ServedGraph {
    * The lean MetaGraphDef and what was done.
    *
    * @param meta the MetaGraphDef to serve
-   * @param rewrites the freeze and prune steps taken
+   * @param functional the same graph before its function calls were inlined (the per-fold check taps tensors
+   *     inside function bodies by their names there); equal to {@code meta} when nothing was inlined
+   * @param rewrites the freeze, prune and inline steps taken
    */
-  public record Lean(MetaGraphDef meta, List<Rewrite> rewrites) {}
+  public record Lean(MetaGraphDef meta, MetaGraphDef functional, List<Rewrite> rewrites) {}
 
-  /** Makes {@code meta} (whose graph the rules rewrote) lean, reading variables from {@code variables}. */
+  /** {@link #of(MetaGraphDef, VariableStore, boolean)} without inlining (a check reference, not served). */
   public static Lean of(MetaGraphDef meta, VariableStore variables) {
+    return of(meta, variables, false);
+  }
+
+  /**
+   * Makes {@code meta} (whose graph the rules rewrote) lean, reading variables from {@code variables}; with
+   * {@code inline}, top-level function calls are also replaced by their bodies ({@link FunctionInliner}).
+   */
+  public static Lean of(MetaGraphDef meta, VariableStore variables, boolean inline) {
     List<Rewrite> rewrites = new ArrayList<>();
     Set<String> roots = ServingRoots.of(meta, false);
     Freezer.Frozen frozen = Freezer.freeze(new ModelGraph(meta.getGraphDef(), roots), variables, false);
@@ -54,6 +64,18 @@ public final class ServedGraph {
       rewrites.add(new Rewrite(Rewrite.Kind.PRUNE, List.of(), null, "serving-graph", (before - pruned.getNodeCount())
           + " top-level nodes no signature or init op needs removed"));
     }
-    return new Lean(out.build(), rewrites);
+    MetaGraphDef functional = out.build();
+    if (!inline || SessionBuilder.hasVariables(pruned)) {
+      return new Lean(functional, functional, rewrites);
+    }
+    FunctionInliner.Inlined flat = FunctionInliner.inline(pruned);
+    if (flat.calls() == 0) {
+      return new Lean(functional, functional, rewrites);
+    }
+    GraphDef flatPruned = Pruner.prune(flat.graph(), roots);
+    rewrites.add(new Rewrite(Rewrite.Kind.INLINE, List.of(), null, "serving-graph", flat.calls()
+        + " function call(s) on the serving path replaced by their bodies (one flat graph, no function runtime per"
+        + " call)"));
+    return new Lean(functional.toBuilder().setGraphDef(flatPruned).build(), functional, rewrites);
   }
 }
