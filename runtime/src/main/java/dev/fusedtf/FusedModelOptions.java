@@ -150,6 +150,15 @@ public final class FusedModelOptions {
     return relTolerance;
   }
 
+  /**
+   * The names of the built-in rules, in the order they run (see docs/how-it-works.md#rules). Disabling all of them
+   * with {@link Builder#disableRule} loads the model unchanged: it is served as the original, through FusedTF's
+   * validation and metrics, which is how to compare original and fused through the same code path.
+   */
+  public static List<String> ruleNames() {
+    return Rules.names();
+  }
+
   /** Names of rules not to run. */
   public List<String> disabledRules() {
     return disabledRules;

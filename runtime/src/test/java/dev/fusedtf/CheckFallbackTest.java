@@ -61,6 +61,19 @@ class CheckFallbackTest {
   }
 
   @Test
+  void everyRuleDisabledServesTheOriginalUnchanged() {
+    FusedModelOptions.Builder b = FusedModelOptions.builder();
+    FusedModelOptions.ruleNames().forEach(b::disableRule);
+    assertTrue(FusedModelOptions.ruleNames().contains("fold-batchnorm"), FusedModelOptions.ruleNames().toString());
+    try (FusedModel m = FusedModel.load(dir, b.build())) {
+      assertEquals(0, m.report().folds().size());
+      assertEquals(0, m.report().rewrites().size(), m.report().toText());
+      assertFalse(m.isFused());
+      assertEquals(m.report().nodesBefore(), m.report().nodesAfter());
+    }
+  }
+
+  @Test
   void inspectReportsWithoutCheck() {
     FoldReport r = FusedModel.inspect(ModelSource.savedModel(dir), FusedModelOptions.defaults());
     assertEquals(1, r.folds().size());
