@@ -46,16 +46,6 @@ import org.tensorflow.proto.ConfigProto;
 public final class FusedScorer implements Serializable {
   private static final long serialVersionUID = 1L;
 
-  /**
-   * Every rule of the runtime (docs/how-it-works.md, {@code FusedModelOptions.Builder.disableRule}): disabling them
-   * all leaves the graph unchanged, and an unchanged graph is served as the original. The runtime has no public
-   * option that says "serve the original" nor a public list of rule names; {@link ScoringIterator} checks that
-   * {@code folding(false)} really served the original, so a rule added later fails loudly instead of folding.
-   */
-  static final List<String> ALL_RULES = List.of("nchw-to-nhwc", "resolve-switch", "resolve-if", "resolve-select",
-      "remove-dropout", "remove-neutral-arithmetic", "fold-batchnorm", "fold-affine", "fold-forward",
-      "precompute-batchnorm");
-
   /** What to do with a row whose input is null or has the wrong length. */
   public enum OnInvalidRow {
     /** Fail the task (and so the job) with an {@link InvalidRowException} naming the row, the column and why. */
@@ -148,7 +138,7 @@ public final class FusedScorer implements Serializable {
     pins.forEach(b::pin);
     Set<String> disabled = new LinkedHashSet<>(disabledRules);
     if (!folding) {
-      disabled.addAll(ALL_RULES);
+      disabled.addAll(FusedModelOptions.ruleNames()); // unchanged graph, served as the original
     }
     disabled.forEach(b::disableRule);
     if (intraOpThreads > 0 || interOpThreads > 0) {
