@@ -226,6 +226,7 @@ public final class FusedModelRegistry implements AutoCloseable {
     private final Path dir;
     private final FusedModel model;
     private final AtomicInteger refs = new AtomicInteger(1);
+    private final AtomicBoolean released = new AtomicBoolean();
 
     PathEntry(String name, Path dir, FusedModel model) {
       this.name = name;
@@ -255,13 +256,15 @@ public final class FusedModelRegistry implements AutoCloseable {
 
     @Override
     public ModelStatus status() {
-      boolean open = refs.get() > 0 && !model.isClosed();
+      boolean open = !released.get() && !model.isClosed();
       return new ModelStatus(name, dir, false, null, Map.of(), model.report(), open);
     }
 
     @Override
     public void close() {
-      release();
+      if (released.compareAndSet(false, true)) {
+        release();
+      }
     }
   }
 
