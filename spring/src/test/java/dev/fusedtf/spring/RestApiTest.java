@@ -166,20 +166,33 @@ class RestApiTest {
 
   @Test
   void nonFiniteValuesTravelAsStrings() throws Exception {
-    StringBuilder row = new StringBuilder("[");
-    for (int h = 0; h < 4; h++) {
-      row.append(h > 0 ? "," : "").append("[");
-      for (int w = 0; w < 4; w++) {
-        row.append(w > 0 ? "," : "").append("[\"NaN\", 1.0]");
-      }
-      row.append("]");
-    }
-    row.append("]");
-    HttpResponse<String> r = send("POST", "/v1/models/net:predict", "{\"instances\": [" + row + "]}");
+    float[] in = TestModels.rows(2, 10);
+    // z = y * k with k = -Infinity: -Infinity where y > 0, NaN where relu made y 0 (0 * inf)
+    HttpResponse<String> r = send("POST", "/v1/models/multi:predict",
+        "{\"inputs\": {\"x\": " + TestModels.jsonRows(in, 2) + ", \"k\": \"-Infinity\"}}");
     assertEquals(200, r.statusCode(), r.body());
-    JsonArray out = json(r).getAsJsonArray("predictions").get(0).getAsJsonArray();
-    for (JsonElement e : out) {
-      assertEquals("NaN", e.getAsString(), r.body());
+    JsonObject outputs = json(r).getAsJsonObject("outputs");
+    float[] y = direct(multi, in, 2, 1f);
+    assertRows(y, outputs.getAsJsonArray("y"), 3);
+    JsonArray z = outputs.getAsJsonArray("z");
+    for (int i = 0; i < y.length; i++) {
+      String expected = y[i] > 0 ? "-Infinity" : "NaN";
+      assertEquals(expected, z.get(i / 3).getAsJsonArray().get(i % 3).getAsString(), r.body());
+    }
+    // and "NaN" reads back as NaN
+    HttpResponse<String> r2 = send("POST", "/v1/models/multi:predict",
+        "{\"inputs\": {\"x\": " + TestModels.jsonRows(in, 2) + ", \"k\": \"NaN\"}}");
+    assertEquals(200, r2.statusCode(), r2.body());
+    for (JsonElement row : json(r2).getAsJsonObject("outputs").getAsJsonArray("z")) {
+      for (JsonElement e : row.getAsJsonArray()) {
+        assertEquals("NaN", e.getAsString(), r2.body());
+      }
+    }
+  }
+
+  static float[] direct(FusedModel m, float[] rows, int n, float k) {
+    try (Prediction p = m.predictInputs(Map.of("x", Input.of(rows, n, 4, 4, 2), "k", Input.of(new float[] {k})))) {
+      return p.floats("y");
     }
   }
 
