@@ -160,6 +160,10 @@ class FusedTfAutoConfigurationTest {
       assertTrue(rootOf(failure) instanceof ModelStartupException, messages(failure));
       assertTrue(rootOf(failure).getMessage().contains("fusedtf.models.ghost.path"), messages(failure));
       assertTrue(rootOf(failure).getMessage().contains("does not exist"), messages(failure));
+      org.springframework.boot.diagnostics.FailureAnalysis analysis = new ModelStartupFailureAnalyzer().analyze(failure);
+      assertNotNull(analysis);
+      assertTrue(analysis.getDescription().contains("fusedtf.models.ghost.path"), analysis.getDescription());
+      assertTrue(analysis.getAction().contains("set exactly one"), analysis.getAction());
     });
   }
 
