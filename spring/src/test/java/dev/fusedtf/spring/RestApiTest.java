@@ -239,6 +239,12 @@ class RestApiTest {
     }
     big.append("0]]}");
     assertError(413, "max-body-bytes", send("POST", "/v1/models/net:predict", big.toString()));
+    // chunked, so no Content-Length to refuse early: refused once the limit is read
+    byte[] bytes = big.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    HttpResponse<String> chunked = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port
+        + "/v1/models/net:predict")).timeout(Duration.ofSeconds(60)).POST(HttpRequest.BodyPublishers.ofInputStream(
+            () -> new java.io.ByteArrayInputStream(bytes))).build(), HttpResponse.BodyHandlers.ofString());
+    assertError(413, "over the limit of 1048576 bytes", chunked);
     StringBuilder many = new StringBuilder("{\"instances\": [[");
     for (int i = 0; i < 150_000; i++) {
       many.append(i > 0 ? "," : "").append('0');
