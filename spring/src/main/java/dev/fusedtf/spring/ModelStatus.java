@@ -4,7 +4,9 @@ import dev.fusedtf.report.CheckResult;
 import dev.fusedtf.report.FoldReport;
 import dev.fusedtf.report.Served;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * The {@code ModelStatus} is a snapshot of one model of the {@link FusedModelRegistry}: where it comes from, which
@@ -21,9 +23,9 @@ import java.util.Map;
 public record ModelStatus(String name, Path source, boolean reloading, Long version, Map<Long, String> rejected,
     FoldReport report, boolean open) {
 
-  /** Copies the map. */
+  /** Copies the map, oldest version first. */
   public ModelStatus {
-    rejected = Map.copyOf(rejected);
+    rejected = Collections.unmodifiableMap(new TreeMap<>(rejected));
   }
 
   /** Which graph is served, or null once shut down. */
