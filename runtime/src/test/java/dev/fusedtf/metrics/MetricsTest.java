@@ -72,12 +72,12 @@ class MetricsTest {
       assertTrue(r.find(FusedTfMetrics.PREDICT).tag("signature", "other").timers().isEmpty(),
           "unknown signature names do not become tag values");
 
-      for (String phase : new String[] {"load", "fold", "originalFirstRun", "rebuild", "check", "warmup"}) {
+      for (String phase : new String[] {"load", "fold", "originalFirstRun", "rebuild", "checkCopies", "check", "warmup"}) {
         Timer t = r.find(FusedTfMetrics.LOAD).tag("model", "kws").tag("phase", phase).timer();
         assertNotNull(t, phase);
         assertEquals(1, t.count(), phase);
       }
-      assertEquals(6, r.find(FusedTfMetrics.LOAD).timers().size());
+      assertEquals(7, r.find(FusedTfMetrics.LOAD).timers().size());
 
       Gauge folds = r.find(FusedTfMetrics.FOLDS).tag("model", "kws").gauge();
       assertNotNull(folds);
