@@ -1,6 +1,14 @@
 package dev.fusedtf.internal.rules;
 
+import static dev.fusedtf.internal.rules.RuleProtos.BETA;
+import static dev.fusedtf.internal.rules.RuleProtos.DECOMPOSED_STATS;
+import static dev.fusedtf.internal.rules.RuleProtos.EPS;
+import static dev.fusedtf.internal.rules.RuleProtos.GAMMA;
+import static dev.fusedtf.internal.rules.RuleProtos.MEAN;
+import static dev.fusedtf.internal.rules.RuleProtos.VAR;
 import static dev.fusedtf.internal.rules.RuleProtos.assertClose;
+import static dev.fusedtf.internal.rules.RuleProtos.concat;
+import static dev.fusedtf.internal.rules.RuleProtos.decomposedBn;
 import static dev.fusedtf.internal.rules.RuleProtos.assertSettled;
 import static dev.fusedtf.internal.rules.RuleProtos.assertSkip;
 import static dev.fusedtf.internal.rules.RuleProtos.b;
@@ -18,7 +26,6 @@ import static dev.fusedtf.internal.rules.RuleProtos.nodeOf;
 import static dev.fusedtf.internal.rules.RuleProtos.op;
 import static dev.fusedtf.internal.rules.RuleProtos.placeholder;
 import static dev.fusedtf.internal.rules.RuleProtos.run;
-import static dev.fusedtf.internal.rules.RuleProtos.scalar;
 import static dev.fusedtf.internal.rules.RuleProtos.seq;
 import static dev.fusedtf.internal.rules.RuleProtos.value;
 import static dev.fusedtf.internal.rules.RuleProtos.with;
@@ -41,26 +48,14 @@ import org.tensorflow.proto.NodeDef;
 /** Decomposed BatchNorms, Scales and bias adds written as arithmetic, folded into the linear op before them. */
 class FoldAffineIntoLinearTest {
   private static final Rule RULE = new FoldAffineIntoLinear();
-  private static final float EPS = 1e-3f;
-  private static final double[] GAMMA = {1.5, -0.5, 2};
-  private static final double[] BETA = {0.1, -0.2, 0.3};
-  private static final double[] MEAN = {0.3, 0.7, -1};
-  private static final double[] VAR = {2, 0.5, 1};
   private static final double[] BIAS = {0.5, -0.25, 1};
   private static final double[] W = seq(6, -0.5, 0.3); // [in=2, out=3]
-  private static final List<String> STATS_NODES = List.of("bn/add", "bn/Rsqrt", "bn/mul", "bn/mul_1", "bn/mul_2",
-      "bn/sub", "var", "eps", "gamma", "mean", "beta");
 
   /** Keras Dense + BatchNormalization: BiasAdd(MatMul(x, w), bb), then the decomposed BN on {@code x}. */
   private static GraphDef denseBn(String bnInput) {
-    return graph(b(placeholder("x")), b(constant("w", W, 2, 3)), matMul("mm", "x", "w", false),
-        b(constant("bb", BIAS, 3)), op("bias", "BiasAdd", "mm", "bb"),
-        b(constant("var", VAR, 3)), b(scalar("eps", EPS)), b(constant("gamma", GAMMA, 3)),
-        b(constant("mean", MEAN, 3)), b(constant("beta", BETA, 3)),
-        op("bn/add", "AddV2", "var", "eps"), op("bn/Rsqrt", "Rsqrt", "bn/add"), op("bn/mul", "Mul", "bn/Rsqrt", "gamma"),
-        op("bn/mul_1", "Mul", bnInput, "bn/mul"), op("bn/mul_2", "Mul", "mean", "bn/mul"),
-        op("bn/sub", "Sub", "beta", "bn/mul_2"), op("bn/add_1", "AddV2", "bn/mul_1", "bn/sub"),
-        op("out", "Relu", "bn/add_1"));
+    return graph(concat(decomposedBn(bnInput), b(placeholder("x")), b(constant("w", W, 2, 3)),
+        matMul("mm", "x", "w", false), b(constant("bb", BIAS, 3)), op("bias", "BiasAdd", "mm", "bb"),
+        op("out", "Relu", "bn/add_1")));
   }
 
   @Test
@@ -79,10 +74,12 @@ class FoldAffineIntoLinearTest {
     assertEquals(List.of("mm", "bn/add_1/folded_bias"), end.getInputList());
     assertClose(foldedBias(BIAS, MEAN, BETA, s), value(nodeOf(g, "bn/add_1/folded_bias")).values());
     assertEquals("bn/add_1", nodeOf(g, "out").getInput(0));
-    for (String gone : STATS_NODES) {
+    for (String gone : DECOMPOSED_STATS) {
       assertTrue(node(g, gone).isEmpty(), gone + " should be gone");
     }
-    assertTrue(node(g, "bias").isEmpty() && node(g, "bb").isEmpty() && node(g, "w").isEmpty());
+    for (String gone : List.of("bn/mul_1", "bias", "bb", "w")) {
+      assertTrue(node(g, gone).isEmpty(), gone + " should be gone");
+    }
     assertEquals(List.of(new Fold("bn/add_1", "mm", "MatMul+BiasAdd+DecomposedBatchNorm", null, "fold-affine", null)),
         r.foldEntries());
     assertSettled(List.of(RULE), r, List.of("out"));

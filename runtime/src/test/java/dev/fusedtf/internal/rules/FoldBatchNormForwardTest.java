@@ -1,5 +1,10 @@
 package dev.fusedtf.internal.rules;
 
+import static dev.fusedtf.internal.rules.RuleProtos.EPS;
+import static dev.fusedtf.internal.rules.RuleProtos.GAMMA;
+import static dev.fusedtf.internal.rules.RuleProtos.BETA;
+import static dev.fusedtf.internal.rules.RuleProtos.MEAN;
+import static dev.fusedtf.internal.rules.RuleProtos.VAR;
 import static dev.fusedtf.internal.rules.RuleProtos.assertClose;
 import static dev.fusedtf.internal.rules.RuleProtos.assertSettled;
 import static dev.fusedtf.internal.rules.RuleProtos.assertSkip;
@@ -41,11 +46,6 @@ import org.tensorflow.proto.NodeDef;
 /** A BatchNorm folded forward into the conv / matmul that reads it (pre-activation nets), on pure protos. */
 class FoldBatchNormForwardTest {
   private static final Rule RULE = new FoldBatchNormForward();
-  private static final float EPS = 1e-3f;
-  private static final double[] GAMMA = {1.5, -0.5, 2};
-  private static final double[] BETA = {0.1, -0.2, 0.3};
-  private static final double[] MEAN = {0.3, 0.7, -1};
-  private static final double[] VAR = {2, 0.5, 1};
   private static final double[] BIAS = {0.5, -0.25};
 
   private static double[] s() {

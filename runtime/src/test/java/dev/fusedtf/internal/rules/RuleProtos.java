@@ -33,7 +33,32 @@ import org.tensorflow.proto.TensorShapeProto;
 final class RuleProtos {
   static final AttrValue F32 = Nodes.type(DataType.DT_FLOAT);
 
+  /** Three-channel BatchNorm parameters shared by the fold tests (a negative gamma on purpose). */
+  static final float EPS = 1e-3f;
+  static final double[] GAMMA = {1.5, -0.5, 2};
+  static final double[] BETA = {0.1, -0.2, 0.3};
+  static final double[] MEAN = {0.3, 0.7, -1};
+  static final double[] VAR = {2, 0.5, 1};
+
   private RuleProtos() {}
+
+  /**
+   * A decomposed BatchNorm of {@code x} as Keras / {@code tf.nn.batch_normalization} write it, ending at
+   * {@code bn/add_1}: {@code x * (Rsqrt(var + eps) * gamma) + (beta - mean * (Rsqrt(var + eps) * gamma))}, with
+   * constants {@code var, eps, gamma, mean, beta} holding {@link #VAR}, {@link #EPS}, ....
+   */
+  static NodeDef.Builder[] decomposedBn(String x) {
+    return new NodeDef.Builder[] {
+        constant("var", VAR, 3).toBuilder(), scalar("eps", EPS).toBuilder(), constant("gamma", GAMMA, 3).toBuilder(),
+        constant("mean", MEAN, 3).toBuilder(), constant("beta", BETA, 3).toBuilder(),
+        op("bn/add", "AddV2", "var", "eps"), op("bn/Rsqrt", "Rsqrt", "bn/add"), op("bn/mul", "Mul", "bn/Rsqrt", "gamma"),
+        op("bn/mul_1", "Mul", x, "bn/mul"), op("bn/mul_2", "Mul", "mean", "bn/mul"),
+        op("bn/sub", "Sub", "beta", "bn/mul_2"), op("bn/add_1", "AddV2", "bn/mul_1", "bn/sub")};
+  }
+
+  /** Names of the statistics nodes of {@link #decomposedBn} that a fold or precompute removes. */
+  static final List<String> DECOMPOSED_STATS = List.of("bn/add", "bn/Rsqrt", "bn/mul", "bn/mul_2", "bn/sub", "var",
+      "eps", "gamma", "mean", "beta");
 
   // ---- attributes and nodes
 
@@ -96,6 +121,13 @@ final class RuleProtos {
   static NodeDef.Builder fusedBn(String name, String x, String g, String b, String m, String v, float eps) {
     return op(name, "FusedBatchNormV3", x, g, b, m, v).putAttr("U", F32).putAttr("epsilon", f(eps))
         .putAttr("is_training", bool(false));
+  }
+
+  /** {@code first} then {@code rest}, for building graphs from node groups. */
+  static NodeDef.Builder[] concat(NodeDef.Builder[] first, NodeDef.Builder... rest) {
+    NodeDef.Builder[] out = java.util.Arrays.copyOf(first, first.length + rest.length);
+    System.arraycopy(rest, 0, out, first.length, rest.length);
+    return out;
   }
 
   /** A top-level graph of these nodes. */
