@@ -77,6 +77,8 @@ public class FusedTfProperties {
     private Path fusedCacheDir;
     /** Check fingerprint.pb against saved_model.pb at load. */
     private Boolean verifyFingerprint;
+    /** Serve the original as soon as it runs and swap in the rewritten model once it has passed its check. */
+    private Boolean fuseInBackground;
 
     public Path getPath() {
       return path;
@@ -124,6 +126,14 @@ public class FusedTfProperties {
 
     public void setServeUnverified(Boolean serveUnverified) {
       this.serveUnverified = serveUnverified;
+    }
+
+    public Boolean getFuseInBackground() {
+      return fuseInBackground;
+    }
+
+    public void setFuseInBackground(Boolean fuseInBackground) {
+      this.fuseInBackground = fuseInBackground;
     }
 
     public Integer getWarmupRuns() {
@@ -227,6 +237,9 @@ public class FusedTfProperties {
       }
       if (verifyFingerprint != null) {
         b.verifyFingerprint(verifyFingerprint);
+      }
+      if (fuseInBackground != null) {
+        b.fuseInBackground(fuseInBackground);
       }
       return b.build();
     }

@@ -86,6 +86,7 @@ class FusedTfAutoConfigurationTest {
         "fusedtf.models.resnet.reload=/models/resnet",
         "fusedtf.models.resnet.reload-poll=5s",
         "fusedtf.models.resnet.tolerance.rel=0.5",
+        "fusedtf.models.resnet.fuse-in-background=true",
         "fusedtf.http.max-body-bytes=2MB",
         "fusedtf.rest.enabled=true").run(ctx -> {
           FusedTfProperties p = ctx.getBean(FusedTfProperties.class);
@@ -112,6 +113,8 @@ class FusedTfAutoConfigurationTest {
           FusedModelOptions d = FusedModelOptions.defaults();
           assertEquals(d.absTolerance(), r.absTolerance()); // unset: FusedTF's default
           assertEquals(0.5, r.relTolerance());
+          assertTrue(r.fuseInBackground());
+          assertFalse(o.fuseInBackground());
           assertEquals(d.warmupRuns(), r.warmupRuns());
           assertFalse(r.strict());
           assertNull(r.meterRegistry());

@@ -36,7 +36,10 @@ final class ResolveConstantSelect implements Rule {
     if (in.size() != 3 || ctx.isProtected(body, n.getName())) {
       return Match.none();
     }
-    Optional<Boolean> flag = ctx.eval().flag(body, in.get(0), 0);
+    // SelectV2 broadcasts its condition: a [1, 1] one over scalar branches makes a [1, 1] output, so only a rank-0
+    // condition resolves to an Identity of one branch; Select's output always has the branches' shape
+    Optional<Boolean> flag = n.getOp().equals("SelectV2") ? ctx.eval().scalarFlag(body, in.get(0), 0)
+        : ctx.eval().flag(body, in.get(0), 0);
     if (flag.isEmpty()) {
       return Match.none();
     }

@@ -161,6 +161,18 @@ public final class ConstantEvaluator {
 
   /** The value of a boolean flag: a constant, or a PlaceholderWithDefault's default, through Identity/Reshape. */
   public Optional<Boolean> flag(Body body, TensorRef ref, int depth) {
+    return flag(body, ref, depth, false);
+  }
+
+  /**
+   * {@link #flag(Body, TensorRef, int)} of a rank-0 tensor only (a size-1 tensor of higher rank broadcasts, as the
+   * condition of {@code SelectV2} does), through ops that keep the rank.
+   */
+  public Optional<Boolean> scalarFlag(Body body, TensorRef ref, int depth) {
+    return flag(body, ref, depth, true);
+  }
+
+  private Optional<Boolean> flag(Body body, TensorRef ref, int depth, boolean scalar) {
     if (depth > MAX_DEPTH) {
       return Optional.empty();
     }
@@ -172,19 +184,22 @@ public final class ConstantEvaluator {
     switch (n.getOp()) {
       case "Const" -> {
         DenseTensor t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
-        return t.size() == 1 ? Optional.of(t.get(0) != 0) : Optional.empty();
+        return t.size() == 1 && (!scalar || t.shape().length == 0) ? Optional.of(t.get(0) != 0) : Optional.empty();
       }
       case "PlaceholderWithDefault" -> {
         if (!body.isFunction() && weights.graph().fedNodes().contains(n.getName())) {
           return Optional.empty(); // a signature feeds it: its value is the caller's
         }
-        return flag(body, Body.dataInputs(n).get(0), depth + 1);
+        return flag(body, Body.dataInputs(n).get(0), depth + 1, scalar);
       }
-      case "Identity", "Reshape", "Squeeze", "ExpandDims" -> {
-        return flag(body, Body.dataInputs(n).get(0), depth + 1);
+      case "Identity" -> {
+        return flag(body, Body.dataInputs(n).get(0), depth + 1, scalar);
+      }
+      case "Reshape", "Squeeze", "ExpandDims" -> {
+        return scalar ? Optional.empty() : flag(body, Body.dataInputs(n).get(0), depth + 1, false);
       }
       case "LogicalNot" -> {
-        return flag(body, Body.dataInputs(n).get(0), depth + 1).map(b -> !b);
+        return flag(body, Body.dataInputs(n).get(0), depth + 1, scalar).map(b -> !b);
       }
       default -> {
         return Optional.empty();

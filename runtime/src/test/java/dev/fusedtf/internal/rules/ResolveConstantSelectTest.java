@@ -23,7 +23,6 @@ import dev.fusedtf.internal.weights.TensorCodec;
 import dev.fusedtf.report.Rewrite;
 import java.util.List;
 import java.util.Set;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.tensorflow.proto.DataType;
 import org.tensorflow.proto.FunctionDef;
@@ -96,8 +95,6 @@ class ResolveConstantSelectTest {
    * [1, 1] tensor. The rule's own contract asks for a scalar condition; an Identity of a branch would be rank 0.
    */
   @Test
-  @Disabled("BUG: ResolveConstantSelect accepts any size-1 condition (ConstantEvaluator.flag), so a [1,1] SelectV2 "
-      + "condition over scalar branches is replaced by a rank-0 Identity, changing the output shape")
   void sizeOneConditionOfHigherRankIsNotTreatedAsAScalar() {
     NodeDef.Builder cond11 = b(boolConst("cond", false)).putAttr("value",
         org.tensorflow.proto.AttrValue.newBuilder().setTensor(TensorProto.newBuilder().setDtype(DataType.DT_BOOL)
