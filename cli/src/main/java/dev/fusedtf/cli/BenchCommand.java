@@ -3,6 +3,8 @@ package dev.fusedtf.cli;
 import dev.fusedtf.bench.AbHarness;
 import dev.fusedtf.bench.AbReport;
 import dev.fusedtf.bench.FirstPrediction;
+import dev.fusedtf.bench.LoadMemory;
+import java.util.Map;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -63,6 +65,10 @@ final class BenchCommand implements Callable<Integer> {
           + "and a disk-cache hit in turn, load + first call each (default: ${DEFAULT-VALUE}; 0 skips it).")
   int firstPredictionRounds;
 
+  @Option(names = "--memory", description = "Also measure resident memory (peak during load, and while serving) "
+      + "of each way of loading, one fresh JVM each.")
+  boolean memory;
+
   @Override
   public Integer call() {
     return CliErrors.run(spec, () -> {
@@ -74,6 +80,7 @@ final class BenchCommand implements Callable<Integer> {
       FirstPrediction.Figures first = firstPredictionRounds > 0
           ? new FirstPrediction(model, tags.toArray(String[]::new), signature, progress).run(firstPredictionRounds)
           : null;
+      Map<FirstPrediction.Way, LoadMemory.Figures> mem = memory ? LoadMemory.measure(model, signature) : null;
       PrintWriter out = spec.commandLine().getOut();
       if (json) {
         JsonObject o = JsonParser.parseString(report.toJson()).getAsJsonObject();
@@ -87,11 +94,24 @@ final class BenchCommand implements Callable<Integer> {
           }
           o.add("firstPrediction", f);
         }
+        if (mem != null) {
+          JsonObject m = new JsonObject();
+          mem.forEach((w, v) -> {
+            JsonObject e = new JsonObject();
+            e.addProperty("peakMiB", v.peakMiB());
+            e.addProperty("servingMiB", v.servingMiB());
+            m.add(w.name().toLowerCase(java.util.Locale.ROOT), e);
+          });
+          o.add("memory", m);
+        }
         out.print(new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
       } else {
         out.print(report.toText());
         if (first != null) {
           out.print("\n" + first.toText());
+        }
+        if (mem != null) {
+          out.print("\n" + LoadMemory.toText(mem));
         }
       }
       out.flush();
