@@ -9,7 +9,7 @@ import dev.fusedtf.report.Fold;
 import dev.fusedtf.report.SkipCode;
 import dev.fusedtf.testsupport.NetBuilder;
 import dev.fusedtf.testsupport.NetBuilder.Style;
-import dev.fusedtf.testing.SharedModels;
+import dev.fusedtf.testsupport.SharedModels;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.fusedtf.errors.FusedTfException;
 import dev.fusedtf.report.Served;
 import dev.fusedtf.testing.ModelAssertions;
-import dev.fusedtf.testing.SharedModels;
+import dev.fusedtf.testsupport.SharedModels;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.fusedtf.errors.ModelLoadException;
 import dev.fusedtf.serving.VersionedModel;
-import dev.fusedtf.testing.SharedModels;
+import dev.fusedtf.testsupport.SharedModels;
 import dev.fusedtf.testsupport.ModelFiles;
 import dev.fusedtf.testsupport.NetBuilder;
 import java.io.IOException;

@@ -9,7 +9,7 @@ import dev.fusedtf.report.Fold;
 import dev.fusedtf.report.Skip;
 import dev.fusedtf.internal.graph.Body;
 import dev.fusedtf.internal.graph.ModelGraph;
-import dev.fusedtf.testing.SharedModels;
+import dev.fusedtf.testsupport.SharedModels;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Tag;

@@ -1,5 +1,6 @@
 package dev.fusedtf;
 
+import dev.fusedtf.testsupport.SharedModels;
 import static dev.fusedtf.testing.ModelAssertions.countOps;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -230,7 +231,7 @@ class Tf1TrainingSwitchTest {
 
   @Test
   void guessedOutputsOfAGraphWithoutSignaturesAreNamedLikeliestFirst() {
-    Path pb = dev.fusedtf.testing.SharedModels.model("tf1-frozen-kws-dscnn-s").resolve("DS_CNN_S.pb");
+    Path pb = dev.fusedtf.testsupport.SharedModels.model("tf1-frozen-kws-dscnn-s").resolve("DS_CNN_S.pb");
     FoldReport r = FusedModel.inspect(ModelSource.frozenGraph(pb, List.of(), List.of()), FusedModelOptions.defaults());
     Hint out = r.hints().stream().filter(h -> h.kind().equals("output")).findFirst()
         .orElseThrow(() -> new AssertionError(r.toText()));

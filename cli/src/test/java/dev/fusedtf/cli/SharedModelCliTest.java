@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.fusedtf.cli.FusedTfCliTest.Run;
-import dev.fusedtf.testing.SharedModels;
+import dev.fusedtf.testsupport.SharedModels;
 import org.junit.jupiter.api.Test;
 
 /**

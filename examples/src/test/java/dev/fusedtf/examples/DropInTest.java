@@ -63,7 +63,7 @@ class DropInTest {
   @ParameterizedTest
   @ValueSource(strings = {"tf2-keras-kws-dscnn-bias-bn", "tf1-savedmodel-pbtxt-mlp-bn"})
   void theClientCompiledAgainstFusedModelGivesTheSameOutputs(String name) throws Exception {
-    Path model = SharedModelsHere.model(name);
+    Path model = dev.fusedtf.testsupport.SharedModels.model(name);
     String source = clientSource();
     List<Object> plain = run(compile(tmp.resolve("plain"), "Client", source), model);
     List<Object> fused = run(compile(tmp.resolve("fused"), "Client", swapped(source)), model);

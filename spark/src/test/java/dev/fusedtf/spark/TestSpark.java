@@ -174,16 +174,6 @@ final class TestSpark {
 
   /** The shared model {@code name} in shared/models above the repository; skipped when absent. */
   static Path sharedModel(String name) {
-    for (Path p = Path.of("").toAbsolutePath(); p != null; p = p.getParent()) {
-      Path dir = p.resolve("shared").resolve("models").resolve(name);
-      if (Files.isDirectory(dir)) {
-        return dir;
-      }
-    }
-    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-      fail("CI=true but the shared model " + name + " is missing");
-    }
-    assumeTrue(false, "shared model " + name + " not present");
-    return null;
+    return dev.fusedtf.testsupport.SharedModels.model(name);
   }
 }

@@ -1,4 +1,4 @@
-package dev.fusedtf.testing;
+package dev.fusedtf.testsupport;
 
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
