@@ -81,7 +81,8 @@ final class FoldBatchNormForward implements Rule {
     WeightResolver.Resolved k = ctx.weights().resolve(body, kernelRef);
     if (!k.known() || !TensorCodec.isSupported(k.value().dtype())) {
       return skip(n, reader, k.known() ? SkipCode.UNSUPPORTED_DTYPE : SkipCode.NOT_CONSTANT,
-          "kernel unknown" + (k.reason() != null ? ": " + k.reason() : ""));
+          k.known() ? "kernel dtype " + k.value().dtype() + " is not folded (float32 and float64 only)"
+              : "kernel unknown" + (k.reason() != null ? ": " + k.reason() : ""));
     }
     DenseTensor w = k.value();
     KernelLayout layout = KernelLayout.of(reader, w);

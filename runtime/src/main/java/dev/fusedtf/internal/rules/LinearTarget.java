@@ -99,7 +99,9 @@ record LinearTarget(NodeDef conv, KernelLayout layout, TensorRef kernelRef, Dens
   static Found find(RuleContext ctx, Body body, TensorRef x, NodeDef reader) {
     Optional<NodeDef> p = firstOutputProducer(body, x);
     if (p.isEmpty()) {
-      return Found.no(SkipCode.NO_LINEAR_OP, "input '" + x + "' is not output 0 of a node in this body (an argument)");
+      return Found.no(SkipCode.NO_LINEAR_OP, body.producer(x).isPresent()
+          ? "input '" + x + "' is not the first output of its node, so not the output of a conv or matmul"
+          : "input '" + x + "' is an argument of the function, not the output of a node in this body");
     }
     NodeDef expected = reader;
     NodeDef node = p.get();
@@ -259,12 +261,16 @@ record LinearTarget(NodeDef conv, KernelLayout layout, TensorRef kernelRef, Dens
     return n;
   }
 
+  private static String article(String op) {
+    return !op.isEmpty() && "AEIOU".indexOf(op.charAt(0)) >= 0 ? "an" : "a";
+  }
+
   private static Found describeNonLinear(Body body, NodeDef n, List<NodeDef> between) {
     if (ACTIVATIONS.contains(n.getOp())) {
       List<TensorRef> in = Body.dataInputs(n);
       String before = in.isEmpty() ? "?" : body.producer(in.get(0))
           .map(x -> x.getOp() + " '" + x.getName() + "'").orElse("an argument");
-      return Found.no(SkipCode.ACTIVATION_BETWEEN, "a " + n.getOp() + " ('" + n.getName() + "') sits between " + before
+      return Found.no(SkipCode.ACTIVATION_BETWEEN, article(n.getOp()) + " " + n.getOp() + " ('" + n.getName() + "') sits between " + before
           + " and the BatchNorm: a BatchNorm cannot fold backward through " + n.getOp());
     }
     String via = between.isEmpty() ? "" : " (through " + between.get(between.size() - 1).getOp() + " '"

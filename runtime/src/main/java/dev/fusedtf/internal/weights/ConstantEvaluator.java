@@ -183,7 +183,12 @@ public final class ConstantEvaluator {
     NodeDef n = node.get();
     switch (n.getOp()) {
       case "Const" -> {
-        DenseTensor t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
+        DenseTensor t;
+        try {
+          t = TensorCodec.decode(n.getAttrMap().get("value").getTensor());
+        } catch (IllegalArgumentException e) {
+          return Optional.empty(); // a string or half constant is no flag
+        }
         return t.size() == 1 && (!scalar || t.shape().length == 0) ? Optional.of(t.get(0) != 0) : Optional.empty();
       }
       case "PlaceholderWithDefault" -> {
