@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * </pre>
  *
  * Options (system properties): {@code bench.rows} (4096), {@code bench.partitions} (2), {@code bench.batches}
- * (1,8,64), {@code bench.rounds} (5). The table goes to stdout and {@code spark/target/spark-benchmark.md}.
+ * (1,8,64), {@code bench.rounds} (5), {@code bench.column} ({@code floats}: {@code array<float>}, or {@code binary}:
+ * little-endian float32 bytes). The table goes to stdout and {@code spark/target/spark-benchmark.md}.
  */
 @Tag("benchmark")
 class SparkScoringBenchmarkTest {
@@ -39,12 +40,15 @@ class SparkScoringBenchmarkTest {
     int rounds = Integer.getInteger("bench.rounds", 5);
     int[] batches = Arrays.stream(System.getProperty("bench.batches", "1,8,64").split(","))
         .mapToInt(s -> Integer.parseInt(s.trim())).toArray();
-    Dataset<Row> data = TestSpark.floats(TestSpark.data(rows, 490, 11), partitions).cache();
+    String column = System.getProperty("bench.column", "floats");
+    float[][] values = TestSpark.data(rows, 490, 11);
+    Dataset<Row> data = (column.equals("binary") ? TestSpark.binary(values, partitions)
+        : TestSpark.floats(values, partitions)).cache();
     assertEquals(rows, data.count());
 
     StringBuilder table = new StringBuilder();
-    table.append(String.format(Locale.ROOT, "rows %d, partitions %d, local[2], %d A B B A rounds (%d jobs per side "
-        + "per batch), TF_ENABLE_ONEDNN_OPTS=%s%n%n", rows, partitions, rounds, 2 * rounds,
+    table.append(String.format(Locale.ROOT, "rows %d (%s column), partitions %d, local[2], %d A B B A rounds (%d jobs "
+        + "per side per batch), TF_ENABLE_ONEDNN_OPTS=%s%n%n", rows, column, partitions, rounds, 2 * rounds,
         System.getenv().getOrDefault("TF_ENABLE_ONEDNN_OPTS", "(unset)")));
     table.append("| batch | original rows/s (median) | min-max | fused rows/s (median) | min-max | **fused/original "
         + "throughput** | other% |\n|---|---|---|---|---|---|---|\n");

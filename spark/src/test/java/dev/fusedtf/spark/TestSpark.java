@@ -109,6 +109,19 @@ final class TestSpark {
     return frame(rows, FLOAT_SCHEMA, partitions);
   }
 
+  /** The rows as (id, features) with features little-endian float32 bytes, in {@code partitions} partitions. */
+  static Dataset<Row> binary(float[][] data, int partitions) {
+    List<Row> rows = new ArrayList<>();
+    for (int i = 0; i < data.length; i++) {
+      java.nio.ByteBuffer bb = java.nio.ByteBuffer.allocate(data[i].length * 4).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+      for (float v : data[i]) {
+        bb.putFloat(v);
+      }
+      rows.add(RowFactory.create((long) i, bb.array()));
+    }
+    return frame(rows, BINARY_SCHEMA, partitions);
+  }
+
   static Dataset<Row> frame(List<Row> rows, StructType schema, int partitions) {
     SparkSession s = session();
     return s.createDataFrame(JavaSparkContext.fromSparkContext(s.sparkContext()).parallelize(rows, partitions),
