@@ -70,10 +70,10 @@ final class ModelLoading {
   }
 
   /**
-   * What a load hands to the model it makes: the graph to serve (owned by the caller), the report, where metrics go,
-   * the probes for the request-path warm-up, and where the source's files are (for writing).
+   * What a load hands to the model it makes: the graph to serve (owned by the caller), the report, the probes for
+   * the request-path warm-up, and where the source's files are (for writing).
    */
-  record Loaded(LoadedGraph served, FoldReport report, ModelMeters metrics, ProbeSupplier probes, Path sourceDir,
+  record Loaded(LoadedGraph served, FoldReport report, ProbeSupplier probes, Path sourceDir,
       Path variablesPrefix, boolean warmRequestPath) {}
 
   /**
@@ -82,32 +82,21 @@ final class ModelLoading {
    */
   private record Chosen(LoadedGraph fused, FoldReport report, Speedup speedup, Path variablesPrefix) {}
 
+  /** The disk cache and this model's key in it. */
+  private record CacheSlot(FusedDiskCache cache, String key) {}
+
   /** Loads and makes the model: in the foreground, or serving the original while it fuses in the background. */
   FusedModel load(String name) {
     Loaded l;
-    FusedDiskCache cache = null;
-    String key = null;
     boolean background = false; // then the background thread records the load phases
     try {
-      if (options.fusedCacheDir() != null && source.isSavedModel()) {
-        try {
-          cache = new FusedDiskCache(options.fusedCacheDir(), options.fusedCacheMaxBytes());
-          key = FusedDiskCache.key(source.path(), options.artifactKey());
-          Optional<FusedDiskCache.Entry> hit = cache.find(key, source.path(), options.artifactKey());
-          if (hit.isPresent()) {
-            l = loadCached(hit.get());
-          } else {
-            l = null;
-          }
-        } catch (IOException | RuntimeException e) {
-          LOG.warn("{}: fused-model cache not used: {}", source.path(), e.toString());
-          cache = null;
-          l = null;
-        }
-        if (l != null) {
-          return make(name, l);
-        }
+      CacheSlot slot = cacheSlot();
+      Loaded cached = slot != null ? cached(slot) : null;
+      if (cached != null) {
+        return make(name, cached);
       }
+      FusedDiskCache cache = slot != null ? slot.cache() : null;
+      String key = slot != null ? slot.key() : null;
       long t = System.nanoTime();
       OriginalModel original = source.open(options);
       timings.put("load", ms(t));
@@ -125,6 +114,31 @@ final class ModelLoading {
       }
     }
     return make(name, l);
+  }
+
+  /** The disk cache and key when the options name one and it can be used, else null. */
+  private CacheSlot cacheSlot() {
+    if (options.fusedCacheDir() == null || !source.isSavedModel()) {
+      return null;
+    }
+    try {
+      return new CacheSlot(new FusedDiskCache(options.fusedCacheDir(), options.fusedCacheMaxBytes()),
+          FusedDiskCache.key(source.path(), options.artifactKey()));
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("{}: fused-model cache not used: {}", source.path(), e.toString());
+      return null;
+    }
+  }
+
+  /** The checked model stored in the cache, loaded, or null on a miss or an entry that cannot be loaded. */
+  private Loaded cached(CacheSlot slot) {
+    try {
+      Optional<FusedDiskCache.Entry> hit = slot.cache().find(slot.key(), source.path(), options.artifactKey());
+      return hit.isPresent() ? loadCached(hit.get()) : null;
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("{}: fused-model cache entry not used: {}", source.path(), e.toString());
+      return null;
+    }
   }
 
   private FusedModel make(String name, Loaded l) {
@@ -157,7 +171,7 @@ final class ModelLoading {
       }
       WarmupResult warmup = warmup(served);
       FoldReport report = c.report().withServing(timings, warmup, c.speedup());
-      return new Loaded(served, report, metrics, probes(served), original.directory(), variablesPrefix,
+      return new Loaded(served, report, probes(served), original.directory(), variablesPrefix,
           options.warmupRuns() > 0);
     } catch (RuntimeException e) {
       original.close();
@@ -289,7 +303,7 @@ final class ModelLoading {
           entry.dir(), stored.folds().size());
       WarmupResult warmup = warmup(g);
       FoldReport report = stored.withModel(source.path().toString()).withServing(timings, warmup, stored.speedup());
-      return new Loaded(g, report, metrics, probes(g), source.path(),
+      return new Loaded(g, report, probes(g), source.path(),
           prefix != null ? source.path().resolve("variables").resolve("variables") : null, options.warmupRuns() > 0);
     } catch (RuntimeException e) {
       g.close();

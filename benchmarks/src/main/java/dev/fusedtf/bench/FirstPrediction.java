@@ -129,13 +129,19 @@ public final class FirstPrediction {
     }
   }
 
-  private double once(Way way, Path cache) {
+  /** The options of {@code way} (not used for {@link Way#PLAIN}); {@code cache} is the disk cache's folder. */
+  static FusedModelOptions.Builder options(Way way, String[] tags, Path cache) {
     FusedModelOptions.Builder o = FusedModelOptions.builder().tags(tags);
     switch (way) {
       case BACKGROUND -> o.fuseInBackground(true);
       case DISK_CACHE -> o.fusedCacheDir(cache);
       default -> { }
     }
+    return o;
+  }
+
+  private double once(Way way, Path cache) {
+    FusedModelOptions.Builder o = options(way, tags, cache);
     if (way == Way.DISK_CACHE) {
       try (FusedModel fill = FusedModel.load(model, o.build())) {
         // fills the cache (the first time) outside the timed part
@@ -161,7 +167,8 @@ public final class FirstPrediction {
     }
   }
 
-  private static void call(Signature sig, java.util.function.Function<Map<String, Tensor>, org.tensorflow.Result> run) {
+  /** One call of {@code sig} on a batch-1 probe, its result discarded. */
+  static void call(Signature sig, java.util.function.Function<Map<String, Tensor>, org.tensorflow.Result> run) {
     Map<String, Tensor> in = ProbeInputs.generate(sig, 1, 42);
     try (org.tensorflow.Result r = run.apply(in)) {
       // the first prediction, discarded

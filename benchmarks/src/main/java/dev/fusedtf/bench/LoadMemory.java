@@ -1,8 +1,6 @@
 package dev.fusedtf.bench;
 
 import dev.fusedtf.FusedModel;
-import dev.fusedtf.FusedModelOptions;
-import dev.fusedtf.internal.check.ProbeInputs;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,7 +13,6 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.tensorflow.SavedModelBundle;
 import org.tensorflow.Signature;
-import org.tensorflow.Tensor;
 
 /**
  * The {@code LoadMemory} measures resident memory of loading a model, one fresh JVM per way (the same ways as
@@ -45,7 +42,8 @@ public final class LoadMemory {
     }
     for (FirstPrediction.Way way : FirstPrediction.Way.values()) {
       if (way == FirstPrediction.Way.DISK_CACHE) {
-        try (FusedModel fill = FusedModel.load(model, FusedModelOptions.builder().fusedCacheDir(cache).build())) {
+        try (FusedModel fill = FusedModel.load(model,
+            FirstPrediction.options(way, new String[] {"serve"}, cache).build())) {
           // fills the cache in this process, before the child reads it
         }
       }
@@ -73,8 +71,12 @@ public final class LoadMemory {
         way.name(), cache.toString()));
     try {
       Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-      String line = new String(p.getInputStream().readAllBytes()).trim();
-      if (!p.waitFor(300, TimeUnit.SECONDS) || p.exitValue() != 0) {
+      String line = new String(p.getInputStream().readAllBytes()).trim(); // until the child closes its stdout
+      if (!p.waitFor(300, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("the " + way + " child did not end within 300 s");
+      }
+      if (p.exitValue() != 0 || line.isEmpty()) {
         throw new IllegalStateException("the " + way + " child failed (exit " + p.exitValue() + "): " + line);
       }
       String[] f = line.substring(line.lastIndexOf('\n') + 1).split(" ");
@@ -94,31 +96,17 @@ public final class LoadMemory {
     FirstPrediction.Way way = FirstPrediction.Way.valueOf(args[2]);
     if (way == FirstPrediction.Way.PLAIN) {
       try (SavedModelBundle b = SavedModelBundle.load(model.toString(), "serve")) {
-        predict(b.function(signature).signature(), in -> b.session().run(b.function(signature).signature(), in));
+        Signature sig = b.function(signature).signature();
+        FirstPrediction.call(sig, in -> b.session().run(sig, in));
         report();
       }
       return;
     }
-    FusedModelOptions.Builder o = FusedModelOptions.builder();
-    if (way == FirstPrediction.Way.BACKGROUND) {
-      o.fuseInBackground(true);
-    } else if (way == FirstPrediction.Way.DISK_CACHE) {
-      o.fusedCacheDir(Path.of(args[3]));
-    }
-    try (FusedModel m = FusedModel.load(model, o.build())) {
-      predict(m.signature(signature), in -> m.call(signature, in));
+    try (FusedModel m = FusedModel.load(model,
+        FirstPrediction.options(way, new String[] {"serve"}, Path.of(args[3])).build())) {
+      FirstPrediction.call(m.signature(signature), in -> m.call(signature, in));
       m.fuseResult().handle((r, e) -> null).join();
       report();
-    }
-  }
-
-  private static void predict(Signature sig,
-      java.util.function.Function<Map<String, Tensor>, org.tensorflow.Result> run) {
-    Map<String, Tensor> in = ProbeInputs.generate(sig, 1, 42);
-    try (org.tensorflow.Result r = run.apply(in)) {
-      // discarded
-    } finally {
-      in.values().forEach(Tensor::close);
     }
   }
 
